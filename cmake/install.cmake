@@ -1,0 +1,1 @@
+# libdaytona install rules (filled in with the install work).
