@@ -11,6 +11,7 @@
 #ifndef DT_CLIENT_INTERNAL_H
 #define DT_CLIENT_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,12 @@ struct dt_client {
     long connect_timeout_ms;
     size_t max_response;
     dt_retry_policy retry;
+    /* Idle curl easy handles kept for connection reuse (each handle keeps
+     * its own connection cache, so nothing is shared between threads that
+     * curl would need locks for). */
+    pthread_mutex_t pool_mu;
+    void *pool[8];
+    int pool_n;
 };
 
 struct dt_sandbox {
@@ -130,6 +137,9 @@ void dt__response_release(dt__response *rs);
 dt_code dt__perform(dt_client *c, const dt__request *rq, dt__response *rs,
                     dt_error *err);
 
+/* Frees the client's idle curl handles (dt_client_free). */
+void dt__pool_drain(dt_client *c);
+
 /* JSON request: body (may be NULL = no body) serialised, the response
  * parsed into *out when out is non-NULL (an empty 2xx body gives a NULL
  * *out).  A 2xx body that is not JSON is DT_EPROTO. */
@@ -153,8 +163,9 @@ typedef enum {
  * request provably was not processed (RESOLVE, CONNECT, 429). */
 int dt__retry_allowed(const char *method, int retry_unsafe, dt__failure f,
                       long status);
-/* Backoff before attempt number `attempt` (1 = the first retry): full
- * jitter in [0, min(max, initial * 2^(attempt-1))], using `rnd` in [0,1). */
+/* Backoff before retry number `attempt` (1 = the first retry): "equal
+ * jitter", cap/2 + rnd * cap/2 with cap = min(max, initial *
+ * 2^(attempt-1)), `rnd` in [0,1). */
 long dt__backoff_ms(const dt_retry_policy *p, int attempt, double rnd);
 /* Parses Retry-After (delta-seconds or an HTTP date) into ms; -1 if none
  * or invalid.  now_ms is the current wall-clock time (for dates). */

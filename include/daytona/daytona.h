@@ -107,8 +107,10 @@ DT_EXTERN unsigned dt_version_num(void);
  * Never other 4xx; never a non-idempotent request (POST) that may have
  * reached the server -- a POST is retried only when it provably was not
  * sent (refused, unresolved, connect timeout) or was refused with 429/503
- * before processing.  Backoff: initial * 2^n, capped at max, with full
- * jitter; the whole call (all attempts) is bounded by total_ms. */
+ * before processing.  Backoff before retry n: a random wait in
+ * [cap/2, cap] with cap = min(max, initial * 2^(n-1)); a Retry-After given
+ * with 429/503 is waited instead.  The whole call (all attempts and waits)
+ * is bounded by total_ms. */
 typedef struct {
     int max_attempts;        /* including the first; 1 disables retries */
     long initial_backoff_ms;
