@@ -13,13 +13,24 @@ fail=0
 for t in "$dir"/tests/test_*; do
   name=$(basename "$t")
   case "$name" in
-    test_codec|test_rnd_time|test_ws|test_store|test_lifecycle|test_validation|test_http_parts|test_executor|test_multipart|test_sessions_demux)
+    test_codec|test_rnd_time|test_ws|test_store|test_lifecycle|test_validation|test_http_parts|test_executor|test_multipart|test_sessions_demux|test_client_core|test_client_multipart)
       if ! "${vg[@]}" "$t" >/dev/null 2>"$dir/valgrind-$name.log"; then
         echo "valgrind: $name failed"; tail -40 "$dir/valgrind-$name.log"; fail=1
       else
         echo "valgrind: $name ok"
       fi ;;
   esac
+done
+# The client library under valgrind: libdaytona's integration programs run
+# in valgrind against the real (unwrapped) emulator.
+for name in test_client_retry test_client_sandbox test_client_process test_client_files; do
+  [ -x "$dir/tests/$name" ] || continue
+  if EMU_BIN="$dir/bin/daytona-emu" "${vg[@]}" "$dir/tests/$name" \
+       >"$dir/valgrind-$name.log" 2>&1; then
+    echo "valgrind (client): $name ok"
+  else
+    echo "valgrind (client): $name failed"; tail -60 "$dir/valgrind-$name.log"; fail=1
+  fi
 done
 # The server under valgrind, driven by integration tests.
 wrapper="$dir/emu-under-valgrind.sh"
