@@ -18,6 +18,7 @@ typedef struct {
     char message[256];
     int latency_ms;
     int drop;
+    int retry_after;       /* -1 = no Retry-After header */
     double probability;
     uint64_t rng;          /* splitmix64 state, from the rule's seed */
     int times;             /* remaining firings; -1 = unlimited */
@@ -145,6 +146,16 @@ int faults_add(emu_faults *f, const cJSON *o, char *err, size_t errlen)
         snprintf(err, errlen, "latencyMs must be 0..600000");
         return 0;
     }
+    /* Retry-After lets client tests check that a 429/503 wait is the
+     * server's, not the client's own backoff. */
+    if (get_int(o, "retryAfter", -1, 0, 86400, &r.retry_after)) {
+        snprintf(err, errlen, "retryAfter must be 0..86400 seconds");
+        return 0;
+    }
+    if (r.retry_after >= 0 && !r.status) {
+        snprintf(err, errlen, "retryAfter needs a status");
+        return 0;
+    }
     if (get_int(o, "times", 0, 0, 1000000000, &r.times)) {
         snprintf(err, errlen, "times must be a non-negative integer");
         return 0;
@@ -209,6 +220,7 @@ static cJSON *rule_json(const rule *r)
         !cJSON_AddStringToObject(o, "message", r->message) ||
         !cJSON_AddNumberToObject(o, "latencyMs", r->latency_ms) ||
         !cJSON_AddBoolToObject(o, "drop", r->drop) ||
+        !cJSON_AddNumberToObject(o, "retryAfter", r->retry_after) ||
         !cJSON_AddNumberToObject(o, "probability", r->probability) ||
         !cJSON_AddNumberToObject(o, "remaining", r->times) ||
         !cJSON_AddNumberToObject(o, "fired", r->fired)) {
@@ -264,6 +276,7 @@ int faults_match(emu_faults *f, const char *method, const char *path,
         snprintf(out->message, sizeof out->message, "%s", r->message);
         out->latency_ms = r->latency_ms;
         out->drop = r->drop;
+        out->retry_after = r->retry_after;
         hit = 1;
     }
     pthread_mutex_unlock(&f->mu);

@@ -19,6 +19,7 @@ typedef struct {
     char message[256];
     int latency_ms;
     int drop;
+    int retry_after;       /* seconds for a Retry-After header; -1 = none */
 } fault_action;
 
 emu_faults *faults_new(void);
@@ -27,7 +28,7 @@ void faults_free(emu_faults *f);
 /* Adds a rule from its JSON description (see docs/EMULATOR.md):
  * {"method":"GET"|"*", "path":"/api/sandbox/…", "status":503,
  *  "message":"…", "latencyMs":100, "drop":false, "probability":1.0,
- *  "seed":42, "times":0}.  Returns the new rule id (>0), or 0 and an error
+ *  "seed":42, "times":0, "retryAfter":2}.  Returns the new rule id (>0), or 0 and an error
  * text in err when the description is invalid. */
 int faults_add(emu_faults *f, const cJSON *rule, char *err, size_t errlen);
 /* Removes one rule (1 if it existed) or all rules (id 0; returns count). */

@@ -637,8 +637,15 @@ static int route_request(req_ctx *c)
             r->status = 0;
             return 0;
         }
-        if (fa.status)
-            return emu_reply_error(r, fa.status, fa.message);
+        if (fa.status) {
+            int st = emu_reply_error(r, fa.status, fa.message);
+            if (fa.retry_after >= 0) {
+                char ra[16];
+                snprintf(ra, sizeof ra, "%d", fa.retry_after);
+                emu_reply_header(r, "Retry-After", ra);
+            }
+            return st;
+        }
     }
 
     /* Route on the raw path (MHD hands us a decoded one). */

@@ -212,6 +212,41 @@ static void test_latency_timeout_retried(void)
     dt_client *c = client(3, 300, 10000);
     CU_ASSERT_EQUAL(get_sandbox(c, &e), DT_OK);
     dt_client_free(c);
+    /* The abandoned slow requests finish on the server later and would
+     * land in the next test's journal: let them. */
+    usleep(1700 * 1000);
+}
+
+static void test_retry_after_honoured(void)
+{
+    char path[128], st[256];
+    sandbox_path(path, sizeof path);
+    reset_faults_and_journal();
+    add_fault("{\"method\":\"GET\",\"path\":\"/api/sandbox/*\",\"status\":429,"
+              "\"retryAfter\":1,\"times\":1}");
+    /* The client's own backoff is at most 100 ms: a wait of about a
+     * second can only come from the server's Retry-After. */
+    dt_client *c = client(4, 5000, 10000);
+    dt_error e = {0};
+    int64_t t0 = time_mono_ms();
+    CU_ASSERT_EQUAL(get_sandbox(c, &e), DT_OK);
+    CU_ASSERT(time_mono_ms() - t0 >= 950);
+    CU_ASSERT_EQUAL(journal_count("GET", path, st, sizeof st), 2);
+    CU_ASSERT_STRING_EQUAL(st, "429,200");
+
+    /* A Retry-After beyond the total budget: give up at once with the
+     * server's error instead of sleeping past the bound. */
+    reset_faults_and_journal();
+    add_fault("{\"method\":\"GET\",\"path\":\"/api/sandbox/*\",\"status\":503,"
+              "\"message\":\"maintenance\",\"retryAfter\":60,\"times\":1}");
+    t0 = time_mono_ms();
+    CU_ASSERT_EQUAL(get_sandbox(c, &e), DT_ESERVER);
+    CU_ASSERT(time_mono_ms() - t0 < 10000);
+    CU_ASSERT_EQUAL(e.status, 503);
+    CU_ASSERT_STRING_EQUAL(e.message, "maintenance");
+    CU_ASSERT_EQUAL(journal_count("GET", path, NULL, 0), 1);
+    dt_client_free(c);
+    reset_faults_and_journal();
 }
 
 /* ---- what is never retried ---- */
@@ -413,6 +448,7 @@ int main(void)
     CU_add_test(s, "GET drop and 429 retried", test_get_drop_and_429_retried);
     CU_add_test(s, "latency past the timeout retried",
                 test_latency_timeout_retried);
+    CU_add_test(s, "Retry-After honoured", test_retry_after_honoured);
     CU_add_test(s, "400/401 not retried", test_400_and_401_not_retried);
     CU_add_test(s, "POST not repeated blindly", test_post_not_repeated_blindly);
     CU_add_test(s, "total time bound", test_total_time_bound);
