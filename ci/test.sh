@@ -11,6 +11,7 @@ echo "== build (warnings are errors)"
 ci/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== ctest"
 (cd build && ctest --output-on-failure -j"$jobs")
+ci/install-check.sh build
 
 echo "== ASan/UBSan build + ctest"
 ci/build.sh build-asan -DEMU_ASAN=ON -DCMAKE_BUILD_TYPE=Debug
