@@ -194,6 +194,10 @@ typedef struct {
     int network_block_all;     /* 1 = no network; -1 = default */
     const char *network_allow_list; /* comma-separated CIDRs, or NULL */
     long timeout_ms;           /* wait for `started`; 0 = 60000, <0 = don't wait */
+    /* A base image instead of a snapshot (the SDK's `image: "python:3.12"`,
+     * sent as buildInfo "FROM <image>").  Daytona accepts cpu/gpu/memory/
+     * disk only with an image: with a snapshot they are a 400. */
+    const char *image;
 } dt_create_params;
 
 DT_EXTERN void dt_create_params_init(dt_create_params *p);
@@ -265,7 +269,8 @@ DT_EXTERN const char *dt_sandbox_label(const dt_sandbox *sb, const char *key);
 /* Number of labels and the i-th (key/value owned by the handle). */
 DT_EXTERN size_t dt_sandbox_label_count(const dt_sandbox *sb);
 DT_EXTERN dt_kv dt_sandbox_label_at(const dt_sandbox *sb, size_t i);
-/* An environment variable given at create, or NULL. */
+/* An environment variable given at create, or NULL.  List items carry no
+ * env (as on Daytona): dt_sandbox_refresh first. */
 DT_EXTERN const char *dt_sandbox_env(const dt_sandbox *sb, const char *key);
 /* The whole last-fetched record as JSON text (owned by the handle). */
 DT_EXTERN const char *dt_sandbox_json(const dt_sandbox *sb);
@@ -278,13 +283,17 @@ DT_EXTERN dt_code dt_sandbox_start(dt_sandbox *sb, long timeout_ms, dt_error *er
 DT_EXTERN dt_code dt_sandbox_stop(dt_sandbox *sb, long timeout_ms, dt_error *err);
 DT_EXTERN dt_code dt_sandbox_archive(dt_sandbox *sb, long timeout_ms, dt_error *err);
 DT_EXTERN dt_code dt_sandbox_recover(dt_sandbox *sb, long timeout_ms, dt_error *err);
-/* Deletes and waits until the sandbox is gone (or `destroyed`). */
+/* Deletes and waits until the sandbox is gone (or `destroyed`); the
+ * handle then reports state "destroyed". */
 DT_EXTERN dt_code dt_sandbox_delete(dt_sandbox *sb, long timeout_ms, dt_error *err);
 DT_EXTERN dt_code dt_sandbox_wait_started(dt_sandbox *sb, long timeout_ms, dt_error *err);
 DT_EXTERN dt_code dt_sandbox_wait_stopped(dt_sandbox *sb, long timeout_ms, dt_error *err);
-/* Replaces the labels. */
+/* Replaces the labels -- all of them, as Daytona does: the
+ * code-toolbox-language label set at create is dropped unless resent. */
 DT_EXTERN dt_code dt_sandbox_set_labels(dt_sandbox *sb, const dt_kv *labels,
                                         size_t n, dt_error *err);
+/* Minutes: auto-stop 0 = never; auto-archive 0 = the maximum; auto-delete
+ * 0 = at stop, -1 = never.  Other negative values are DT_EINVAL. */
 DT_EXTERN dt_code dt_sandbox_set_auto_stop(dt_sandbox *sb, int minutes, dt_error *err);
 DT_EXTERN dt_code dt_sandbox_set_auto_archive(dt_sandbox *sb, int minutes, dt_error *err);
 DT_EXTERN dt_code dt_sandbox_set_auto_delete(dt_sandbox *sb, int minutes, dt_error *err);
