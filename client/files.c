@@ -509,11 +509,15 @@ static dt_code build_upload(const dt_upload_item *items, size_t n,
         snprintf(name, sizeof name, "files[%zu].path", i);
         rc = dt__mpw_add_field(w, name, it->remote_path, err);
         snprintf(name, sizeof name, "files[%zu].file", i);
+        /* form-data types a file stream by its local path, a buffer by
+         * the name it is given (the destination). */
         if (rc == DT_OK && it->local_path)
-            rc = dt__mpw_add_file(w, name, base_of(it->remote_path), NULL,
+            rc = dt__mpw_add_file(w, name, base_of(it->remote_path),
+                                  dt__mpw_mime_for(it->local_path),
                                   it->local_path, err);
         else if (rc == DT_OK)
-            rc = dt__mpw_add_data(w, name, base_of(it->remote_path), NULL,
+            rc = dt__mpw_add_data(w, name, base_of(it->remote_path),
+                                  dt__mpw_mime_for(it->remote_path),
                                   it->data ? it->data : "", it->len, err);
     }
     return rc == DT_OK ? dt__mpw_close(w, err) : rc;

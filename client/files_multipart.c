@@ -322,6 +322,33 @@ fail:
     return rc;
 }
 
+const char *dt__mpw_mime_for(const char *name)
+{
+    /* What mime-types (mime-db) answers for these; the daemon ignores the
+     * type, so this only keeps the body identical to the SDK's. */
+    static const struct {
+        const char *ext, *type;
+    } m[] = {
+        {"txt", "text/plain"}, {"json", "application/json"},
+        {"html", "text/html"}, {"htm", "text/html"},
+        {"js", "application/javascript"}, {"mjs", "application/javascript"},
+        {"css", "text/css"}, {"csv", "text/csv"}, {"md", "text/markdown"},
+        {"xml", "application/xml"}, {"yaml", "text/yaml"},
+        {"yml", "text/yaml"}, {"sh", "application/x-sh"},
+        {"c", "text/x-c"}, {"h", "text/x-c"}, {"png", "image/png"},
+        {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"gif", "image/gif"},
+        {"svg", "image/svg+xml"}, {"pdf", "application/pdf"},
+        {"zip", "application/zip"}, {"gz", "application/gzip"},
+        {"tar", "application/x-tar"}, {"wasm", "application/wasm"},
+    };
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    const char *dot = name ? strrchr(slash ? slash : name, '.') : NULL;
+    for (size_t i = 0; dot && i < sizeof m / sizeof m[0]; i++)
+        if (strcasecmp(dot + 1, m[i].ext) == 0)
+            return m[i].type;
+    return "application/octet-stream";
+}
+
 dt_code dt__mpw_close(dt__mpw *w, dt_error *err)
 {
     if (w->closed)

@@ -75,6 +75,10 @@ dt_code dt__mpw_read_error(const dt__mpw *w, dt_error *err);
  * -1 on allocation failure.  Exposed for the unit test. */
 int dt__mpw_quote(buf *b, const char *s);
 
+/* The Content-Type npm form-data (mime-types) gives a file name, for the
+ * common extensions; application/octet-stream otherwise.  Static text. */
+const char *dt__mpw_mime_for(const char *name);
+
 /* ---- response side: bulk-download decoder ---- */
 
 typedef struct dt__bulk_dl dt__bulk_dl;

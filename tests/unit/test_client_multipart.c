@@ -22,6 +22,8 @@
 #include "files_multipart.h"
 #include "multipart.h"
 
+#include "data/formdata4_upload.h"
+
 static char g_dir[256];   /* a scratch directory for local files */
 
 static int suite_init(void)
@@ -258,6 +260,42 @@ static void test_round_trip(void)
     mp_reader_free(r);
     buf_release(&out);
     dt__mpw_free(w);
+}
+
+/* The same two files the SDK's npm form-data 4 encoded (the captured
+ * vector in tests/unit/data): identical bytes, the payload streamed from a
+ * local file as uploadFiles does for a path source. */
+static void test_same_as_formdata4(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/data.bin", g_dir);
+    write_file(path, FD4_PAYLOAD0, sizeof FD4_PAYLOAD0);
+    dt__mpw *w = NULL;
+    CU_ASSERT_EQUAL_FATAL(dt__mpw_new(FD4_BOUNDARY, &w, NULL), DT_OK);
+    CU_ASSERT_STRING_EQUAL(dt__mpw_content_type(w), FD4_CONTENT_TYPE);
+    CU_ASSERT_EQUAL(dt__mpw_add_field(w, "files[0].path", FD4_PATH0, NULL),
+                    DT_OK);
+    CU_ASSERT_EQUAL(dt__mpw_add_file(w, "files[0].file", FD4_FILENAME0,
+                                     dt__mpw_mime_for(path), path, NULL),
+                    DT_OK);
+    CU_ASSERT_EQUAL(dt__mpw_add_field(w, "files[1].path", FD4_PATH1, NULL),
+                    DT_OK);
+    CU_ASSERT_EQUAL(dt__mpw_add_data(w, "files[1].file", FD4_FILENAME1,
+                                     dt__mpw_mime_for(FD4_PATH1), FD4_DATA1,
+                                     sizeof FD4_DATA1 - 1, NULL), DT_OK);
+    CU_ASSERT_EQUAL(dt__mpw_close(w, NULL), DT_OK);
+    CU_ASSERT_EQUAL(dt__mpw_length(w), (long long)sizeof FD4_BODY);
+    buf out;
+    buf_init(&out, 1 << 20);
+    CU_ASSERT_EQUAL(drain(w, 100, &out), 0);
+    CU_ASSERT_EQUAL_FATAL(out.len, sizeof FD4_BODY);
+    CU_ASSERT_EQUAL(memcmp(out.data, FD4_BODY, sizeof FD4_BODY), 0);
+    buf_release(&out);
+    dt__mpw_free(w);
+    CU_ASSERT_STRING_EQUAL(dt__mpw_mime_for("/a/b.JSON"), "application/json");
+    CU_ASSERT_STRING_EQUAL(dt__mpw_mime_for("/a.d/noext"),
+                           "application/octet-stream");
+    CU_ASSERT_STRING_EQUAL(dt__mpw_mime_for("x.tar.gz"), "application/gzip");
 }
 
 static void test_quoting(void)
@@ -753,6 +791,7 @@ int main(void)
     CU_add_test(s, "exact bytes", test_exact_body);
     CU_add_test(s, "every read size", test_every_read_size);
     CU_add_test(s, "round trip", test_round_trip);
+    CU_add_test(s, "same bytes as form-data 4", test_same_as_formdata4);
     CU_add_test(s, "quoting", test_quoting);
     CU_add_test(s, "random boundary", test_random_boundary);
     CU_add_test(s, "misuse", test_misuse);
