@@ -450,26 +450,42 @@ DT_EXTERN dt_code dt_session_input(dt_sandbox *sb, const char *session_id,
 /* Files                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Paths are the sandbox's: absolute, or relative to its working directory.
+ * Errors: a missing path is DT_ENOTFOUND (404); an invalid path or the
+ * wrong kind of file (listing a file, deleting a directory without
+ * `recursive`) DT_EBADREQUEST (400); a denied one DT_EFORBIDDEN (403).  The
+ * message is the daemon's, or "file not found: PATH" and the like when
+ * Daytona's daemon answers with an empty body (it does for most file
+ * errors).  A local file that cannot be read or written is DT_EFILE
+ * (status 0).  Transfers (the upload and download calls) allow each request
+ * 30 minutes, as the SDK does, or the client's request timeout when that is
+ * longer. */
+
 typedef struct {
-    char *name;
+    char *name;                /* strings: "" when the server omits them */
     char *path;                /* full path when known, else NULL */
     int is_dir;
     long long size;
     char *mode;                /* e.g. "-rw-r--r--" */
     char *permissions;         /* octal text, e.g. "0644" */
-    char *owner;
+    char *owner;               /* numeric uid/gid as text on Daytona */
     char *group;
-    char *mod_time;
+    char *mod_time;            /* RFC 3339 (modifiedAt) when sent, else
+                                  Go's time text (modTime) */
 } dt_file_info;
 
 DT_EXTERN void dt_file_info_release(dt_file_info *fi);
 DT_EXTERN void dt_file_info_list_free(dt_file_info *list, size_t n);
 
+/* The entries of a directory, sorted by name (path NULL = the working
+ * directory).  *out: free with dt_file_info_list_free (non-NULL even for
+ * an empty directory). */
 DT_EXTERN dt_code dt_fs_list(dt_sandbox *sb, const char *path,
                              dt_file_info **out, size_t *n, dt_error *err);
 DT_EXTERN dt_code dt_fs_info(dt_sandbox *sb, const char *path,
                              dt_file_info *out, dt_error *err);
-/* mode: octal text like "755"; NULL = "755". */
+/* mkdir -p; an existing directory is not an error.  mode: octal text like
+ * "755"; NULL = "755". */
 DT_EXTERN dt_code dt_fs_mkdir(dt_sandbox *sb, const char *path,
                               const char *mode, dt_error *err);
 DT_EXTERN dt_code dt_fs_delete(dt_sandbox *sb, const char *path, int recursive,
@@ -488,7 +504,8 @@ typedef struct {
 } dt_match;
 
 DT_EXTERN void dt_match_list_free(dt_match *list, size_t n);
-/* Lines containing `pattern` in files under path (files/find). */
+/* Lines containing `pattern` (literally) in files under path (files/find);
+ * a missing path gives no matches.  *out: free with dt_match_list_free. */
 DT_EXTERN dt_code dt_fs_find(dt_sandbox *sb, const char *path,
                              const char *pattern, dt_match **out, size_t *n,
                              dt_error *err);
@@ -506,25 +523,45 @@ typedef struct {
 } dt_replace_result;
 
 DT_EXTERN void dt_replace_result_list_free(dt_replace_result *list, size_t n);
+/* Replaces every literal `pattern` by new_value in each file; a file that
+ * fails is reported in its result, not as a failure of the call.  *out:
+ * free with dt_replace_result_list_free. */
 DT_EXTERN dt_code dt_fs_replace(dt_sandbox *sb, const char *const *files,
                                 size_t n_files, const char *pattern,
                                 const char *new_value, dt_replace_result **out,
                                 size_t *n, dt_error *err);
 
-/* Whole-buffer transfers. */
+/* Uploads all go to POST /files/bulk-upload in the SDK's multipart format
+ * (as its uploadFile/uploadFiles do): parent directories are created and
+ * existing files replaced.  Downloads of one file use GET /files/download.
+ *
+ * Whole-buffer transfers.  dt_fs_download keeps the file in memory, so it
+ * is bounded by the client's max_response_bytes (DT_ETOOBIG). */
 DT_EXTERN dt_code dt_fs_upload(dt_sandbox *sb, const char *remote_path,
                                const void *data, size_t len, dt_error *err);
 /* *data: free(); NUL-terminated for convenience (not counted in *len). */
 DT_EXTERN dt_code dt_fs_download(dt_sandbox *sb, const char *remote_path,
                                  void **data, size_t *len, dt_error *err);
-/* Streaming to and from local files (never the whole file in memory). */
+/* Streaming to and from local files (never the whole file in memory).
+ * Upload: a regular file is sent with the size it has when the call
+ * starts (DT_EFILE if it shrinks meanwhile); a pipe or device is read to
+ * its end and sent chunked.  Download: the data goes to a hidden temporary
+ * file (".dtdl-*.part") in local_path's directory, renamed over local_path
+ * once complete, so a failed download leaves nothing behind and an
+ * existing local_path untouched (only a process killed mid-way can leave
+ * the temporary file).  The directory must exist.  An existing pipe or
+ * device (/dev/stdout) is written directly. */
 DT_EXTERN dt_code dt_fs_upload_file(dt_sandbox *sb, const char *local_path,
                                     const char *remote_path, dt_error *err);
 DT_EXTERN dt_code dt_fs_download_file(dt_sandbox *sb, const char *remote_path,
                                       const char *local_path, dt_error *err);
 
 /* Bulk upload in the SDK's multipart format: each item from a buffer
- * (data/len) or, when local_path is non-NULL, streamed from that file. */
+ * (data/len) or, when local_path is non-NULL, streamed from that file.
+ * One request: a local file that cannot be opened fails the call before
+ * anything is sent; a remote failure (e.g. a path that is a directory)
+ * fails it with DT_EBADREQUEST and the daemon's list of errors, and the
+ * other items may have been written.  n == 0 does nothing. */
 typedef struct {
     const char *remote_path;
     const char *local_path;
@@ -537,8 +574,15 @@ DT_EXTERN dt_code dt_fs_upload_many(dt_sandbox *sb, const dt_upload_item *items,
 
 /* Bulk download (files/bulk-download, multipart response).  For each item
  * either local_path is written (streamed) or, when local_path is NULL, the
- * content lands in data/len (free data).  A per-file failure is reported in
- * the item's error (heap; free) and does not fail the call. */
+ * content lands in data/len (free data; NUL-terminated, not counted; at
+ * most max_response_bytes per item, else DT_ETOOBIG).  A per-file failure
+ * is reported in the item's error (heap; free) and does not fail the call:
+ * the daemon's message ("file not found: /p"), a local file that could not
+ * be written, or "No data received for this file".  Local files are
+ * written as by dt_fs_download_file and moved into place only once the
+ * whole answer has arrived; when the call fails, no item is changed and no
+ * local file is written.  The same path may be asked twice.  n == 0 does
+ * nothing. */
 typedef struct {
     const char *remote_path;
     const char *local_path;
