@@ -5,7 +5,8 @@
 # prefix (the consumer checks that the run-time version equals the
 # compile-time one and that a client without credentials fails with
 # DT_ECONFIG).  Also checks the installed file set, the soname and that the
-# library exports only dt_* symbols.  Usage: ci/install-check.sh [BUILD_DIR]
+# library exports only dt_* symbols, builds the four examples against the
+# installed copy and runs coding_game with it against the emulator.  Usage: ci/install-check.sh [BUILD_DIR]
 # (default build; configured and built if needed).  Exits non-zero on any
 # failure.
 set -euo pipefail
@@ -46,7 +47,7 @@ real=$(readlink -f "$libdir/libdaytona.so")
 soname=$(readelf -d "$real" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "libdaytona.so.0" ] || fail "soname is '$soname', want libdaytona.so.0"
 leaked=$(nm -D --defined-only "$real" | awk '{print $3}' | grep -v '^dt_' || true)
-[ -z "$leaked" ] || fail "libdaytona.so exports non-dt_ symbols: $(echo $leaked | head -c 300)"
+[ -z "$leaked" ] || fail "libdaytona.so exports non-dt_ symbols: $(tr '\n' ' ' <<<"$leaked" | head -c 300)"
 echo "install-check: installed files ok ($prefix)"
 
 # The consumer must see no credentials at all.
@@ -56,9 +57,9 @@ run() {
       LD_LIBRARY_PATH="$libdir" "$@"
 }
 check_run() {   # binary label
-  local out
+  local out line
   out=$(run "$1") || fail "$2 consumer failed: $out"
-  echo "$out" | sed "s/^/  [$2] /"
+  while IFS= read -r line; do echo "  [$2] $line"; done <<<"$out"
   grep -q '^consumer ok$' <<<"$out" || fail "$2 consumer did not finish"
   # It must have loaded the installed library, not the build tree's.
   run ldd "$1" | grep -q "libdaytona.so.0 => $libdir/" ||
@@ -98,5 +99,23 @@ int main() { return dt_version() ? 0 : 1; }' >"$tmp/cxx.cc"
       -L"$libdir" -ldaytona || fail "C++ consumer build failed"
   run "$tmp/cxx" || fail "C++ consumer failed"
 fi
+
+# The real examples build against the installed copy too (proving they
+# use only the public API: the shared library exports nothing else), and
+# one runs against the emulator with the installed library.
+export PKG_CONFIG_PATH="$pcdir"
+for ex in coding_game parallel_agents demo_renderer agent_runner; do
+  # shellcheck disable=SC2046
+  gcc -std=c11 -Wall -Wpedantic -Wextra -Werror -pthread -o "$tmp/$ex" \
+      examples/$ex.c $(pkg-config --cflags --libs libdaytona libcurl) ||
+    fail "examples/$ex.c does not build against the installed library"
+done
+unset PKG_CONFIG_PATH
+LD_LIBRARY_PATH="$libdir" EMU_BIN="$(cd "$dir" && pwd)/bin/daytona-emu" \
+  tests/examples/run_example.sh --expect "coding_game: ok" -- "$tmp/coding_game" \
+  >"$tmp/example.log" 2>&1 || { cat "$tmp/example.log"; fail "installed coding_game failed"; }
+LD_LIBRARY_PATH="$libdir" ldd "$tmp/coding_game" | grep -q "libdaytona.so.0 => $libdir/" ||
+  fail "the example does not use the installed library"
+echo "install-check: examples built and coding_game ran against the installed library"
 
 echo "install-check: ok"

@@ -25,6 +25,9 @@
  * agent itself failed (its exit code is reported); 1 when a call or check
  * failed.
  */
+/* strdup, nanosleep, clock_gettime, getpid: POSIX.1-2008 on top of C11. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -27,6 +27,9 @@
  * (DAYTONA_API_KEY, DAYTONA_API_URL, ...).  Prints "coding_game: ok" and
  * exits 0 when every check held; prints the failure and exits 1 otherwise.
  */
+/* strdup, nanosleep, clock_gettime, getpid: POSIX.1-2008 on top of C11. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -23,6 +23,9 @@
  * not exist, to show that a failed demo still cleans up).  Exit status 0
  * when the demo is ready and the sandbox is gone, 1 otherwise.
  */
+/* strdup, nanosleep, clock_gettime, getpid: POSIX.1-2008 on top of C11. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

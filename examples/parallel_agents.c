@@ -27,6 +27,9 @@
  * parallel_agents [--port N] (the preview port, default 8080).  Prints
  * "parallel_agents: ok" and exits 0 when every check held, else exits 1.
  */
+/* strdup, nanosleep, clock_gettime, getpid: POSIX.1-2008 on top of C11. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

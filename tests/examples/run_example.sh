@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs one example program against a fresh daytona-emu and checks it.
 #
-#   run_example.sh [--expect-exit N] [--expect TEXT]... -- EXAMPLE [ARGS...]
+#   run_example.sh [--expect-exit N] [--expect TEXT]... [--wrong-key]
+#                  -- EXAMPLE [ARGS...]
 #
 # Starts $EMU_BIN on a free port (--port 0 --port-file) with a temporary
 # data directory and one API key, points the example at it through
@@ -11,21 +12,26 @@
 # string), no sandbox is left behind in the emulator, and the emulator
 # stops cleanly (exit 0 on SIGTERM).  An argument @PORT@ is replaced by a
 # free TCP port (for preview servers: sandboxes share the host's network,
-# so parallel tests must not pick the same port).
+# so parallel tests must not pick the same port).  --wrong-key gives the
+# example a key the emulator does not accept (the 401 path).
 set -uo pipefail
 
 expect_exit=0
 expects=()
+wrong_key=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --expect-exit) expect_exit=$2; shift 2 ;;
     --expect) expects+=("$2"); shift 2 ;;
+    --wrong-key) wrong_key=1; shift ;;
     --) shift; break ;;
     *) echo "run_example: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [ $# -ge 1 ] || { echo "run_example: no example given" >&2; exit 2; }
-[ -n "${EMU_BIN:-}" ] && [ -x "$EMU_BIN" ] || { echo "run_example: EMU_BIN not set" >&2; exit 2; }
+if [ -z "${EMU_BIN:-}" ] || [ ! -x "$EMU_BIN" ]; then
+  echo "run_example: EMU_BIN is not set to the emulator binary" >&2; exit 2
+fi
 
 name=$(basename "$1")
 tmp=$(mktemp -d "/tmp/dt-example-$name.XXXXXX")
@@ -66,9 +72,11 @@ args=()
 for a in "$@"; do
   if [ "$a" = "@PORT@" ]; then args+=("$(free_port)"); else args+=("$a"); fi
 done
+client_key=$key
+[ "$wrong_key" -eq 0 ] || client_key="not-$key"
 echo "run_example: ${args[*]} against $base"
 env -u DAYTONA_JWT_TOKEN -u DAYTONA_ORGANIZATION_ID -u DAYTONA_TARGET \
-    DAYTONA_API_URL="$base/api" DAYTONA_API_KEY="$key" \
+    DAYTONA_API_URL="$base/api" DAYTONA_API_KEY="$client_key" \
     timeout -s KILL 300 "${args[@]}" >"$tmp/out" 2>&1
 st=$?
 cat "$tmp/out"
