@@ -6,9 +6,9 @@
 # compile-time one and that a client without credentials fails with
 # DT_ECONFIG).  Also checks the installed file set, the soname and that the
 # library exports only dt_* symbols, builds the four examples against the
-# installed copy and runs coding_game with it against the emulator.  Usage: ci/install-check.sh [BUILD_DIR]
-# (default build; configured and built if needed).  Exits non-zero on any
-# failure.
+# installed copy and runs coding_game with it against the emulator.
+# Usage: ci/install-check.sh [BUILD_DIR] (default build; configured and
+# built if needed).  Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src="$PWD/tests/examples/install-consumer"
