@@ -16,14 +16,25 @@
  * docs/EMULATOR.md "Toolbox" table.  One emulator per program (with
  * --api-key, so another key gets 401) and one sandbox; each test works
  * under its own directory.
+ *
+ * A second suite, "daemon shapes", talks to a scripted one-connection-at-
+ * a-time HTTP server standing in for Daytona's daemon v0.190 where the
+ * emulator is deliberately nicer: empty-bodied 404/403/409/400 answers
+ * (toolbox.md §2.2), bulk-upload's {"errors":[...],"files":null}, a bulk
+ * download cut off mid-part.  It also records each request, so the exact
+ * request shapes of the SDK (paths, query names and order, JSON bodies,
+ * Accept header, multipart Content-Type) are asserted byte for byte.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -776,6 +787,368 @@ static void test_wrong_key_and_stopped(void)
     dt_sandbox_free(other);
 }
 
+/* ---------- daemon shapes: a scripted stand-in for Daytona's daemon ---------- */
+
+static struct {
+    int lfd;
+    unsigned port;
+    pthread_t th;
+    pthread_mutex_t mu;
+    char answer[16384];      /* the raw HTTP response to send */
+    size_t answer_len;
+    buf last;                /* the last request, head and body */
+} g_fake = {.lfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
+static dt_client *g_fc;
+static dt_sandbox *g_fsb;
+
+/* Reads one request: the head, then a Content-Length body or a chunked
+ * body up to its last chunk. */
+static void fake_read_request(int fd, buf *req)
+{
+    char tmp[65536];
+    buf_reset(req);
+    for (;;) {
+        ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+        if (n <= 0 || buf_add(req, tmp, (size_t)n) != BUF_OK)
+            return;
+        const char *end = strstr(buf_str(req), "\r\n\r\n");
+        if (!end)
+            continue;
+        size_t head = (size_t)(end - req->data) + 4;
+        const char *cl = strcasestr(req->data, "\r\nContent-Length:");
+        if (cl && cl < end) {
+            if (req->len >= head + strtoul(cl + 17, NULL, 10))
+                return;
+        } else if (strcasestr(req->data, "chunked") &&
+                   strcasestr(req->data, "chunked") < end) {
+            if (req->len >= 5 && !memcmp(req->data + req->len - 5,
+                                         "0\r\n\r\n", 5))
+                return;
+        } else {
+            return;
+        }
+    }
+}
+
+static void *fake_main(void *arg)
+{
+    (void)arg;
+    buf req;
+    buf_init(&req, 1 << 24);
+    for (;;) {
+        int fd = accept(g_fake.lfd, NULL, NULL);
+        if (fd < 0)
+            break;
+        fake_read_request(fd, &req);
+        char out[sizeof g_fake.answer];
+        pthread_mutex_lock(&g_fake.mu);
+        buf_reset(&g_fake.last);
+        buf_add(&g_fake.last, req.data ? req.data : "", req.len);
+        size_t n = g_fake.answer_len;
+        memcpy(out, g_fake.answer, n);
+        pthread_mutex_unlock(&g_fake.mu);
+        for (size_t off = 0; off < n;) {
+            ssize_t k = send(fd, out + off, n - off, MSG_NOSIGNAL);
+            if (k <= 0)
+                break;
+            off += (size_t)k;
+        }
+        close(fd);
+    }
+    buf_release(&req);
+    return NULL;
+}
+
+/* The next answer: status line, optional Content-Type, the body (a
+ * Content-Length is added unless `raw_tail` is set: then the body is sent
+ * as is and the connection closed, as a daemon that gives up mid-way). */
+static void fake_answer(const char *status, const char *ctype,
+                        const char *body, size_t len, int raw_tail)
+{
+    pthread_mutex_lock(&g_fake.mu);
+    int n = snprintf(g_fake.answer, sizeof g_fake.answer,
+                     "HTTP/1.1 %s\r\nConnection: close\r\n", status);
+    if (ctype)
+        n += snprintf(g_fake.answer + n, sizeof g_fake.answer - (size_t)n,
+                      "Content-Type: %s\r\n", ctype);
+    if (!raw_tail)
+        n += snprintf(g_fake.answer + n, sizeof g_fake.answer - (size_t)n,
+                      "Content-Length: %zu\r\n", len);
+    n += snprintf(g_fake.answer + n, sizeof g_fake.answer - (size_t)n, "\r\n");
+    memcpy(g_fake.answer + n, body, len);
+    g_fake.answer_len = (size_t)n + len;
+    pthread_mutex_unlock(&g_fake.mu);
+}
+
+/* The last request's first line, and whether its head/body contain text. */
+static const char *fake_request_line(void)
+{
+    static char line[4096];
+    pthread_mutex_lock(&g_fake.mu);
+    const char *s = buf_str(&g_fake.last);
+    size_t n = strcspn(s, "\r");
+    snprintf(line, sizeof line, "%.*s", (int)n, s);
+    pthread_mutex_unlock(&g_fake.mu);
+    return line;
+}
+
+static int fake_request_has(const char *text)
+{
+    pthread_mutex_lock(&g_fake.mu);
+    int yes = memmem(g_fake.last.data ? g_fake.last.data : "", g_fake.last.len,
+                     text, strlen(text)) != NULL;
+    pthread_mutex_unlock(&g_fake.mu);
+    return yes;
+}
+
+static int fake_init(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    buf_init(&g_fake.last, 1 << 24);
+    g_fake.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (g_fake.lfd < 0 || bind(g_fake.lfd, (struct sockaddr *)&a, sizeof a) ||
+        listen(g_fake.lfd, 8) ||
+        getsockname(g_fake.lfd, (struct sockaddr *)&a, &al) ||
+        pthread_create(&g_fake.th, NULL, fake_main, NULL))
+        return 1;
+    g_fake.port = ntohs(a.sin_port);
+    dt_config cfg;
+    dt_config_init(&cfg);
+    char url[96], rec[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/api", g_fake.port);
+    cfg.api_url = url;
+    cfg.api_key = KEY;
+    cfg.retry.max_attempts = 1;
+    if (dt_global_init() != DT_OK || dt_client_new(&cfg, &g_fc, NULL) != DT_OK)
+        return 1;
+    snprintf(rec, sizeof rec, "{\"id\":\"sb1\",\"state\":\"started\","
+             "\"toolboxProxyUrl\":\"http://127.0.0.1:%u/toolbox\"}", g_fake.port);
+    if (dt__sandbox_from_json(g_fc, cJSON_Parse(rec), &g_fsb, NULL) != DT_OK)
+        return 1;
+    snprintf(g_local, sizeof g_local, "/tmp/dt-files-fake-XXXXXX");
+    return mkdtemp(g_local) ? 0 : 1;
+}
+
+static int fake_cleanup(void)
+{
+    char cmd[300];
+    if (g_fake.lfd >= 0) {
+        shutdown(g_fake.lfd, SHUT_RDWR);
+        pthread_join(g_fake.th, NULL);
+        close(g_fake.lfd);
+        g_fake.lfd = -1;
+    }
+    buf_release(&g_fake.last);
+    dt_sandbox_free(g_fsb);
+    dt_client_free(g_fc);
+    dt_global_cleanup();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_local);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+#define EMPTY(status) fake_answer((status), NULL, "", 0, 0)
+
+/* Empty-bodied errors get a message naming the path, and the right code. */
+static void test_fake_empty_errors(void)
+{
+    dt_error e;
+    dt_file_info fi;
+    EMPTY("404 Not Found");
+    CHECK_ERR(dt_fs_info(g_fsb, "/x y", &fi, &e), e, DT_ENOTFOUND, 404,
+              "file not found: /x y");
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "GET /toolbox/sb1/files/info?path=%2Fx%20y HTTP/1.1");
+    CU_ASSERT_TRUE(fake_request_has("\r\nAuthorization: Bearer " KEY "\r\n"));
+    void *got = NULL;
+    size_t len = 0;
+    CHECK_ERR(dt_fs_download(g_fsb, "/gone", &got, &len, &e), e,
+              DT_ENOTFOUND, 404, "file not found: /gone");
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "GET /toolbox/sb1/files/download?path=%2Fgone HTTP/1.1");
+    CHECK_ERR(dt_fs_download_file(g_fsb, "/gone", lpath("f"), &e), e,
+              DT_ENOTFOUND, 404, "file not found: /gone");
+    CU_ASSERT_FALSE(local_exists(lpath("f")));
+    CU_ASSERT_EQUAL(local_count(".dtdl-"), 0);
+    EMPTY("403 Forbidden");
+    CHECK_ERR(dt_fs_delete(g_fsb, "/root", 1, &e), e, DT_EFORBIDDEN, 403,
+              "access denied: /root");
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "DELETE /toolbox/sb1/files?path=%2Froot&recursive=true "
+                           "HTTP/1.1");
+    EMPTY("409 Conflict");
+    CHECK_ERR(dt_fs_move(g_fsb, "/a", "/b", &e), e, DT_ECONFLICT, 409,
+              "already exists: /b");
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "POST /toolbox/sb1/files/move?source=%2Fa&destination="
+                           "%2Fb HTTP/1.1");
+    EMPTY("400 Bad Request");
+    CHECK_ERR(dt_fs_list(g_fsb, "/file", &(dt_file_info *){NULL}, &len, &e),
+              e, DT_EBADREQUEST, 400, "/file");
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "GET /toolbox/sb1/files?path=%2Ffile HTTP/1.1");
+    /* A message the daemon did send is kept as it is. */
+    static const char env[] = "{\"statusCode\":404,\"message\":\"not found: "
+                              "it is gone\",\"code\":\"NOT_FOUND\"}";
+    fake_answer("404 Not Found", "application/json", env, sizeof env - 1, 0);
+    CHECK_ERR(dt_fs_info(g_fsb, "/x", &fi, &e), e, DT_ENOTFOUND, 404,
+              "not found: it is gone");
+}
+
+/* The SDK's request shapes for the small calls. */
+static void test_fake_request_shapes(void)
+{
+    EMPTY("201 Created");
+    OK(dt_fs_mkdir(g_fsb, "/d", NULL, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "POST /toolbox/sb1/files/folder?path=%2Fd&mode=755 "
+                           "HTTP/1.1");
+    EMPTY("200 OK");
+    OK(dt_fs_set_permissions(g_fsb, "/p", "644", "u", "g", ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "POST /toolbox/sb1/files/permissions?path=%2Fp&owner=u"
+                           "&group=g&mode=644 HTTP/1.1");
+    OK(dt_fs_set_permissions(g_fsb, "/p", "600", NULL, NULL, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "POST /toolbox/sb1/files/permissions?path=%2Fp&mode=600 "
+                           "HTTP/1.1");
+    EMPTY("204 No Content");
+    OK(dt_fs_delete(g_fsb, "rel/x", 0, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "DELETE /toolbox/sb1/files?path=rel%2Fx&recursive=false "
+                           "HTTP/1.1");
+    static const char found[] = "[{\"file\":\"/r/a\",\"line\":3,\"content\":\"a b\"}]";
+    fake_answer("200 OK", "application/json", found, sizeof found - 1, 0);
+    dt_match *m = NULL;
+    size_t n = 0;
+    OK(dt_fs_find(g_fsb, "/r", "a b", &m, &n, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "GET /toolbox/sb1/files/find?path=%2Fr&pattern=a%20b "
+                           "HTTP/1.1");
+    CU_ASSERT_TRUE(n == 1 && m[0].line == 3 && !strcmp(m[0].content, "a b"));
+    dt_match_list_free(m, n);
+    /* Daytona may answer search with "files": null. */
+    static const char none[] = "{\"files\":null}";
+    fake_answer("200 OK", "application/json", none, sizeof none - 1, 0);
+    char **v = NULL;
+    OK(dt_fs_search(g_fsb, "/r", "*.c", &v, &n, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "GET /toolbox/sb1/files/search?path=%2Fr&pattern=%2A.c "
+                           "HTTP/1.1");
+    CU_ASSERT_EQUAL(n, 0);
+    dt_strv_free(v, n);
+    static const char rep[] = "[{\"file\":\"/a\",\"success\":true}]";
+    fake_answer("200 OK", "application/json", rep, sizeof rep - 1, 0);
+    const char *files[] = {"/a"};
+    dt_replace_result *r = NULL;
+    OK(dt_fs_replace(g_fsb, files, 1, "x\"", "", &r, &n, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "POST /toolbox/sb1/files/replace HTTP/1.1");
+    CU_ASSERT_TRUE(fake_request_has("\r\n\r\n{\"files\":[\"/a\"],\"pattern\":"
+                                    "\"x\\\"\",\"newValue\":\"\"}"));
+    CU_ASSERT_TRUE(fake_request_has("Content-Type: application/json\r\n"));
+    dt_replace_result_list_free(r, n);
+    /* An answer that is not what Daytona sends. */
+    fake_answer("200 OK", "application/json", "{}", 2, 0);
+    dt_error e;
+    CHECK_ERR(dt_fs_find(g_fsb, "/r", "x", &m, &n, &e), e, DT_EPROTO, 200, "");
+}
+
+/* Bulk upload: form-data's body in one request with a length; the D190
+ * failure answer (errors list, files null, no message) becomes the
+ * message. */
+static void test_fake_bulk_upload(void)
+{
+    static const char ok[] = "{\"files\":[{\"path\":\"/a\",\"bytes\":3}]}";
+    fake_answer("200 OK", "application/json", ok, sizeof ok - 1, 0);
+    dt_upload_item it[2] = {{.remote_path = "/a/x.txt", .data = "abc", .len = 3},
+                            {.remote_path = "/b", .data = "", .len = 0}};
+    OK(dt_fs_upload_many(g_fsb, it, 2, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "POST /toolbox/sb1/files/bulk-upload HTTP/1.1");
+    CU_ASSERT_TRUE(fake_request_has("\r\nContent-Type: multipart/form-data; "
+                                    "boundary=--------------------------"));
+    CU_ASSERT_TRUE(fake_request_has("\r\nContent-Length: "));
+    CU_ASSERT_FALSE(fake_request_has("Expect:"));
+    CU_ASSERT_TRUE(fake_request_has(
+        "Content-Disposition: form-data; name=\"files[0].path\"\r\n\r\n/a/x.txt\r\n"));
+    CU_ASSERT_TRUE(fake_request_has(
+        "Content-Disposition: form-data; name=\"files[0].file\"; "
+        "filename=\"x.txt\"\r\nContent-Type: text/plain\r\n\r\nabc\r\n"));
+    CU_ASSERT_TRUE(fake_request_has(
+        "name=\"files[1].file\"; filename=\"b\"\r\nContent-Type: "
+        "application/octet-stream\r\n\r\n\r\n--"));
+    static const char bad[] = "{\"errors\":[\"/a/x.txt: is a directory\","
+                              "\"/b: permission denied\"],\"files\":null}";
+    fake_answer("400 Bad Request", "application/json", bad, sizeof bad - 1, 0);
+    dt_error e;
+    CHECK_ERR(dt_fs_upload_many(g_fsb, it, 2, &e), e, DT_EBADREQUEST, 400,
+              "upload failed: /a/x.txt: is a directory; /b: permission denied");
+}
+
+/* Bulk download against the daemon's exact answer shape; then one cut off
+ * in the middle of a part (D190 stops without the closing boundary when a
+ * copy fails): the call fails, nothing is written locally. */
+static void test_fake_bulk_download(void)
+{
+    buf b;
+    buf_init(&b, 8192);
+    buf_adds(&b, "--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition: form-data; "
+                 "name=\"file\"; filename=\"/a\"; filename*=utf-8''%2Fa\r\n"
+                 "Content-Length: 3\r\nContent-Type: application/octet-stream"
+                 "\r\n\r\nabc\r\n--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition:"
+                 " form-data; name=\"error\"; filename=\"/b\"; filename*=utf-8''"
+                 "%2Fb\r\nContent-Type: application/json; charset=utf-8\r\n\r\n"
+                 "{\"statusCode\":403,\"message\":\"access denied: /b\",\"code\":"
+                 "\"FILE_ACCESS_DENIED\"}\r\n--DAYTONA-FILE-BOUNDARY--\r\n");
+    fake_answer("200 OK", "multipart/form-data; boundary=DAYTONA-FILE-BOUNDARY",
+                b.data, b.len, 1);
+    dt_download_item it[2] = {{.remote_path = "/a", .local_path = lpath("a")},
+                              {.remote_path = "/b"}};
+    OK(dt_fs_download_many(g_fsb, it, 2, ERR));
+    CU_ASSERT_STRING_EQUAL(fake_request_line(),
+                           "POST /toolbox/sb1/files/bulk-download HTTP/1.1");
+    CU_ASSERT_TRUE(fake_request_has("\r\nAccept: multipart/form-data\r\n"));
+    CU_ASSERT_TRUE(fake_request_has("\r\n\r\n{\"paths\":[\"/a\",\"/b\"]}"));
+    size_t n = 0;
+    char *got = read_local(lpath("a"), &n);
+    CU_ASSERT_STRING_EQUAL(got ? got : "", "abc");
+    free(got);
+    CU_ASSERT_STRING_EQUAL(it[1].error ? it[1].error : "", "access denied: /b");
+    dt_download_items_release(it, 2);
+    unlink(lpath("a"));
+    /* Cut after part of /a's data. */
+    size_t cut = (size_t)(strstr(b.data, "abc") - b.data) + 2;
+    fake_answer("200 OK", "multipart/form-data; boundary=DAYTONA-FILE-BOUNDARY",
+                b.data, cut, 1);
+    dt_error e;
+    CHECK_ERR(dt_fs_download_many(g_fsb, it, 2, &e), e, DT_EIO, 0,
+              "closing boundary");
+    CU_ASSERT_PTR_NULL(it[1].error);
+    CU_ASSERT_FALSE(local_exists(lpath("a")));
+    CU_ASSERT_EQUAL(local_count(".dtdl-"), 0);
+    /* A 200 that is not multipart. */
+    fake_answer("200 OK", "application/json", "{}", 2, 0);
+    CHECK_ERR(dt_fs_download_many(g_fsb, it, 2, &e), e, DT_EPROTO, 0,
+              "not multipart");
+    /* The daemon's 400 for a bad request keeps its message. */
+    static const char bad[] = "{\"error\":\"request body must be {\\\"paths\\\":"
+                              " [ ... ]} and non-empty\"}";
+    fake_answer("400 Bad Request", "application/json", bad, sizeof bad - 1, 0);
+    CHECK_ERR(dt_fs_download_many(g_fsb, it, 2, &e), e, DT_EBADREQUEST, 400,
+              "request body must be");
+    buf_release(&b);
+    /* A single download cut short (fewer bytes than its Content-Length):
+     * no local file. */
+    fake_answer("200 OK", "application/octet-stream\r\nContent-Length: 10",
+                "abc", 3, 1);
+    CHECK_ERR(dt_fs_download_file(g_fsb, "/a", lpath("cut"), &e), e, DT_EIO, 0,
+              "");
+    CU_ASSERT_FALSE(local_exists(lpath("cut")));
+    CU_ASSERT_EQUAL(local_count(".dtdl-"), 0);
+}
+
 /* ---------- suite ---------- */
 
 static int suite_init(void)
@@ -837,6 +1210,13 @@ int main(void)
     for (size_t i = 0; s && i < sizeof tests / sizeof tests[0]; i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn))
             s = NULL;
+    CU_pSuite f = s ? CU_add_suite("daemon shapes", fake_init, fake_cleanup)
+                    : NULL;
+    if (!f || !CU_add_test(f, "empty-bodied errors", test_fake_empty_errors) ||
+        !CU_add_test(f, "request shapes", test_fake_request_shapes) ||
+        !CU_add_test(f, "bulk upload", test_fake_bulk_upload) ||
+        !CU_add_test(f, "bulk download", test_fake_bulk_download))
+        s = NULL;
     if (!s) {
         CU_cleanup_registry();
         return 1;
