@@ -415,7 +415,12 @@ size_t dt__mpw_read(void *vw, char *dst, size_t cap)
 {
     dt__mpw *w = vw;
     size_t got = 0;
-    if (w->read_failed || !w->closed)
+    if (!w->closed && !w->read_failed) {
+        w->read_failed = 1;   /* a caller bug, reported like a read error */
+        snprintf(w->read_error, sizeof w->read_error,
+                 "the multipart body was read before it was closed");
+    }
+    if (w->read_failed)
         return (size_t)-1;
     while (got < cap && w->cur < w->nseg) {
         seg *s = &w->segs[w->cur];
@@ -452,9 +457,7 @@ dt_code dt__mpw_read_error(const dt__mpw *w, dt_error *err)
 {
     if (!w->read_failed)
         return DT_OK;
-    return dt__fail(err, DT_EFILE, 0, "%s",
-                    w->read_error[0] ? w->read_error
-                                     : "the multipart body was not closed");
+    return dt__fail(err, DT_EFILE, 0, "%s", w->read_error);
 }
 
 /* ================================================================== */

@@ -379,8 +379,10 @@ static void test_misuse(void)
     char c[16];
     CU_ASSERT_EQUAL_FATAL(dt__mpw_new("b", &w, NULL), DT_OK);
     CU_ASSERT_EQUAL(dt__mpw_add_field(w, "x", "y", NULL), DT_OK);
-    /* Not closed yet: the generator refuses. */
+    /* Not closed yet: the generator refuses, and says why. */
     CU_ASSERT_EQUAL(dt__mpw_read(w, c, sizeof c), (size_t)-1);
+    CU_ASSERT_EQUAL(dt__mpw_read_error(w, &e), DT_EFILE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "before it was closed"));
     CU_ASSERT_EQUAL(dt__mpw_close(w, NULL), DT_OK);
     CU_ASSERT_EQUAL(dt__mpw_add_field(w, "x", "y", &e), DT_EINVAL);
     CU_ASSERT_EQUAL(dt__mpw_add_data(w, NULL, NULL, NULL, "", 0, NULL),
