@@ -396,9 +396,16 @@ DT_EXTERN dt_code dt_session_delete(dt_sandbox *sb, const char *session_id,
 
 typedef struct {
     int run_async;             /* 1 = return at once with the command id */
-    int suppress_input_echo;
+    int suppress_input_echo;   /* input sent later is not echoed to stdout */
+    int timeout_s;             /* sync: bound on the wait for the answer
+                                  (the command keeps running; Daytona has no
+                                  limit on session commands); 0 = the
+                                  client's request timeout */
 } dt_session_exec_opts;
 
+/* Session output is line-based (every line, even a last partial one, ends
+ * in "\n").  `output` is both streams in order with Daytona's stream
+ * markers removed (the SDK passes them through). */
 typedef struct {
     char *cmd_id;
     int has_exit_code;         /* 0 for async */
@@ -409,6 +416,10 @@ typedef struct {
 } dt_session_exec_result;
 
 DT_EXTERN void dt_session_exec_result_release(dt_session_exec_result *r);
+/* Runs a command in the session's shell (cd, export and functions persist;
+ * commands of one session run one at a time).  A missing session is
+ * DT_ESERVER with status 500, as Daytona answers exec (other session calls
+ * give DT_ENOTFOUND/404). */
 DT_EXTERN dt_code dt_session_exec(dt_sandbox *sb, const char *session_id,
                                   const char *command,
                                   const dt_session_exec_opts *opts,
@@ -434,7 +445,11 @@ typedef int (*dt_output_cb)(void *ctx, const char *data, size_t len);
 
 /* Follows a command's logs over WebSocket until the command ends and its
  * log is drained, calling on_stdout / on_stderr (either may be NULL) as
- * output arrives. */
+ * output arrives (from the start of the log; chunks follow the server's
+ * frames, not lines, and a multi-byte character may be split between two
+ * calls).  No time limit: it returns when the command ended (or the
+ * session was deleted) -- DT_OK --, when a callback asked to stop
+ * (DT_ECANCELED), or when the connection failed. */
 DT_EXTERN dt_code dt_session_logs_stream(dt_sandbox *sb, const char *session_id,
                                          const char *cmd_id,
                                          dt_output_cb on_stdout,
@@ -636,12 +651,17 @@ typedef struct {
     char *error_name;          /* e.g. "ZeroDivisionError" */
     char *error_value;
     char *error_traceback;
-    int timed_out;             /* closed with 4008 */
+    int timed_out;             /* the run hit its timeout (see dt_interp_run) */
 } dt_interp_result;
 
 DT_EXTERN void dt_interp_result_release(dt_interp_result *r);
 /* Runs code in a context; an exception in the code is not a failure of the
- * call (see has_error). */
+ * call (see has_error).  Nor is a timeout: when the run hits timeout_s (the
+ * server interrupts it: `interrupted`, or close 4008 when it had to kill
+ * the worker) the call returns DT_OK with timed_out = 1 and the output so
+ * far (the SDK resolves on the first and throws on the second; here both
+ * are one case).  Errors: blank code DT_EINVAL; an unknown context_id
+ * DT_ENOTFOUND; no answer within the timeout + 15 s DT_ETIMEOUT. */
 DT_EXTERN dt_code dt_interp_run(dt_sandbox *sb, const char *code,
                                 const dt_interp_opts *opts,
                                 dt_interp_result *out, dt_error *err);
@@ -657,23 +677,33 @@ typedef struct {
     const char *cwd;
     const dt_kv *env;
     size_t n_env;
-    int cols, rows;            /* 0 = 120x30 */
+    int cols, rows;            /* 0 = 80x24 (the SDK's default); max 1000 */
 } dt_pty_opts;
 
-/* Creates a PTY session and connects to it. */
+/* Creates a PTY session (an interactive login shell) and connects to it,
+ * waiting up to 10 s for the server's `connected`.  An existing id is
+ * DT_ECONFLICT.  *out: free with dt_pty_free.  The sandbox handle is not
+ * used afterwards (the client must outlive the PTY). */
 DT_EXTERN dt_code dt_pty_create(dt_sandbox *sb, const dt_pty_opts *opts,
                                 dt_pty **out, dt_error *err);
 DT_EXTERN const char *dt_pty_id(const dt_pty *p);
+/* Writes input (sent as a binary frame, as the SDK does).  DT_EIO once the
+ * PTY exited. */
 DT_EXTERN dt_code dt_pty_write(dt_pty *p, const void *data, size_t len,
                                dt_error *err);
-/* Reads output; blocks up to timeout_ms (<0 forever).  *got 0 with DT_OK
- * means the timeout passed; DT_ENOTFOUND-free end: returns DT_OK with
- * *eof = 1 once the PTY exited (see dt_pty_exit_code). */
+/* Reads output (raw terminal bytes, not NUL-terminated); blocks up to
+ * timeout_ms (<0 forever, 0 = poll).  *got 0 and *eof 0 with DT_OK means
+ * the timeout passed; once the PTY exited (or was killed) and its output
+ * was read: DT_OK with *got 0, *eof 1 (see dt_pty_exit_code).  A
+ * connection lost without an exit is DT_EWS/DT_EIO. */
 DT_EXTERN dt_code dt_pty_read(dt_pty *p, void *buf, size_t cap, size_t *got,
                               int *eof, long timeout_ms, dt_error *err);
+/* cols and rows 1..1000; a PTY that is gone is DT_ENOTFOUND (status 410). */
 DT_EXTERN dt_code dt_pty_resize(dt_pty *p, int cols, int rows, dt_error *err);
+/* Kills the shell and its processes (DELETE); a reader then sees eof with
+ * exit code 137. */
 DT_EXTERN dt_code dt_pty_kill(dt_pty *p, dt_error *err);
-/* Exit code once dt_pty_read reported eof, else -1. */
+/* Exit code once dt_pty_read reported eof (137 after a kill), else -1. */
 DT_EXTERN int dt_pty_exit_code(const dt_pty *p);
 /* Disconnects (the PTY session stays unless killed).  NULL is a no-op. */
 DT_EXTERN void dt_pty_free(dt_pty *p);

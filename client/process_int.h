@@ -1,0 +1,79 @@
+/*
+ * process_int.h - what the process modules of libdaytona share (process.c,
+ * session.c, interp.c, pty.c) and nothing else needs: the sandbox check,
+ * toolbox URLs built from literal parts and percent-encoded ids, one JSON
+ * exchange with a per-call timeout, and the demultiplexer of a session
+ * log's stdout/stderr stream markers.
+ */
+#ifndef DT_CLIENT_PROCESS_INT_H
+#define DT_CLIENT_PROCESS_INT_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+/* DT_EINVAL unless sb is a live sandbox handle. */
+dt_code dt__proc_check(const dt_sandbox *sb, dt_error *err);
+
+/*
+ * *out (free()) = the toolbox URL of sb followed by parts[0..n): even
+ * indices are literals appended as they are ("/process/session"), odd
+ * indices ids appended as one percent-encoded path segment ("/" + id).
+ * An id that is NULL or empty is DT_EINVAL (it would name another route).
+ * Example: {"/process/session", sid, "/exec"}, n = 3.
+ */
+dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
+                     const char *const *parts, size_t n);
+
+/*
+ * One JSON exchange through dt__perform: body (NULL = none) serialised,
+ * a 2xx answer parsed into *out when out is non-NULL (NULL for an empty
+ * body; a body that is not JSON is DT_EPROTO unless raw is non-NULL, in
+ * which case the raw body is handed over there instead: free()).  The
+ * request carries X-Daytona-SDK-Version so a real daemon answers in the
+ * split-output mode the SDK 0.218 sees (reference toolbox.md §1.4).
+ * timeout_ms as dt__request.  *status (may be NULL) gets the HTTP status.
+ */
+dt_code dt__proc_json(dt_client *c, const char *method, const char *url,
+                      const cJSON *body, long timeout_ms, cJSON **out,
+                      char **raw, long *status, dt_error *err);
+
+/* Heap copy of a string member, "" when absent or null (the SDK's `?? ''`);
+ * NULL only on allocation failure. */
+char *dt__proc_str_or_empty(const cJSON *o, const char *key);
+
+/* ---- session log demultiplexing (session.c) ---- */
+
+#define DT__STREAM_STDOUT 1   /* marker "\x01\x01\x01" */
+#define DT__STREAM_STDERR 2   /* marker "\x02\x02\x02" */
+
+/* Receives one run of bytes of one stream; non-zero stops the feed. */
+typedef int (*dt__demux_emit)(void *ctx, int stream, const char *data,
+                              size_t len);
+
+/*
+ * A session log is one byte stream in which a 3-byte marker switches
+ * between stdout and stderr (toolbox.md §5.5).  The demultiplexer takes
+ * it in arbitrary chunks (WebSocket frames cut it every 1024 bytes, so a
+ * marker may be split across frames): it holds back at most two trailing
+ * bytes that may start a marker, and at each full marker (leftmost first,
+ * as the SDK's stdDemuxStream) switches the current stream.  Bytes before
+ * any marker go to stdout (the SDK drops them; they occur only when a
+ * daemon in its legacy combined mode has stripped every marker, and then
+ * they are the output).
+ */
+typedef struct {
+    int cur;                     /* DT__STREAM_*; 0 before any marker */
+    unsigned char held[2];       /* a possible marker start */
+    size_t nheld;
+    dt__demux_emit emit;
+    void *ctx;
+} dt__demux;
+
+void dt__demux_init(dt__demux *d, dt__demux_emit emit, void *ctx);
+/* Returns 0, or the first non-zero value emit returned. */
+int dt__demux_feed(dt__demux *d, const char *data, size_t len);
+/* Emits the held bytes as data of the current stream (end of the log). */
+int dt__demux_flush(dt__demux *d);
+
+#endif
