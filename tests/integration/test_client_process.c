@@ -516,6 +516,7 @@ static void test_session_stream(void)
     /* A callback that asks to stop. */
     cid = async_exec("stream", "echo a; sleep 0.3; echo b; sleep 0.3; echo c", 0);
     s.chunks = 0;
+    s.cid = cid;
     s.stop_after = 1;
     rc = dt_session_logs_stream(g_sb, "stream", cid, on_out, on_err, &s, &e);
     CHECK_ERR(rc, e, DT_ECANCELED, 0, "callback");
