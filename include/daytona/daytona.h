@@ -337,10 +337,13 @@ DT_EXTERN dt_code dt_volume_delete(dt_client *c, const char *id, dt_error *err);
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    const char *cwd;           /* NULL = working directory */
+    const char *cwd;           /* NULL = working directory; exec only
+                                  (code-run has none: DT_EINVAL) */
     const dt_kv *env;          /* extra environment */
     size_t n_env;
-    int timeout_s;             /* 0 = none (the server's own limit) */
+    int timeout_s;             /* 0 = none (the server's own limit); past
+                                  it the command is killed and the call
+                                  fails with DT_ETIMEOUT (408), no output */
     const char *const *argv;   /* code-run only: argv for the program */
     size_t argc;
 } dt_exec_opts;
@@ -358,7 +361,9 @@ DT_EXTERN void dt_exec_result_release(dt_exec_result *r);
 DT_EXTERN dt_code dt_exec(dt_sandbox *sb, const char *command,
                           const dt_exec_opts *opts, dt_exec_result *out,
                           dt_error *err);
-/* Runs code in the sandbox's language (process.codeRun). */
+/* Runs code in the sandbox's language (process.codeRun): the
+ * code-toolbox-language label (set by dt_create); without it DT_EINVAL,
+ * as the SDK refuses. */
 DT_EXTERN dt_code dt_code_run(dt_sandbox *sb, const char *code,
                               const dt_exec_opts *opts, dt_exec_result *out,
                               dt_error *err);
