@@ -300,6 +300,7 @@ static struct curl_slist *build_headers(const dt_client *c,
     char ct[300];
     const char *fixed[] = {c->auth_header, c->org_header,
                            "X-Daytona-Source: libdaytona",
+                           DT__SDK_VERSION_HEADER,
                            /* no 1 s wait for "100 Continue" on uploads */
                            "Expect:", NULL};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {

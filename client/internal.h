@@ -30,6 +30,12 @@
 #define DT__DEFAULT_MAX_RESPONSE ((size_t)64 * 1024 * 1024)
 #define DT__DEFAULT_WAIT_MS 60000L
 
+/* Sent on every request and WebSocket handshake: a real daemon picks its
+ * session output mode from the SDK version (split stdout/stderr and JSON
+ * logs from 0.167 on; reference toolbox.md 1.4), so the client declares
+ * the SDK version whose behaviour it implements. */
+#define DT__SDK_VERSION_HEADER "X-Daytona-SDK-Version: 0.218.0"
+
 struct dt_client {
     unsigned magic;
     char *api_url;           /* no trailing slash */

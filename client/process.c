@@ -22,7 +22,6 @@
 /* The SDK pads the HTTP deadline over the execution timeout by 5 s. */
 #define EXEC_TIMEOUT_PAD_MS 5000L
 /* Sent so a real daemon uses split output and JSON logs (toolbox.md §1.4). */
-#define SDK_VERSION_HEADER "X-Daytona-SDK-Version: 0.218.0"
 
 /* ---- shared helpers (process_int.h) ---- */
 
@@ -62,7 +61,6 @@ dt_code dt__proc_json(dt_client *c, const char *method, const char *url,
                       const cJSON *body, long timeout_ms, cJSON **out,
                       char **raw, long *status, dt_error *err)
 {
-    static const char *const headers[] = {SDK_VERSION_HEADER, NULL};
     char *text = NULL;
     dt__response rs;
     dt__response_init(&rs);
@@ -77,7 +75,6 @@ dt_code dt__proc_json(dt_client *c, const char *method, const char *url,
         .content_type = text ? "application/json" : NULL,
         .body = text,
         .body_len = text ? strlen(text) : 0,
-        .headers = headers,
         .timeout_ms = timeout_ms,
     };
     rc = dt__perform(c, &rq, &rs, err);

@@ -29,9 +29,8 @@ dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
  * One JSON exchange through dt__perform: body (NULL = none) serialised,
  * a 2xx answer parsed into *out when out is non-NULL (NULL for an empty
  * body; a body that is not JSON is DT_EPROTO unless raw is non-NULL, in
- * which case the raw body is handed over there instead: free()).  The
- * request carries X-Daytona-SDK-Version so a real daemon answers in the
- * split-output mode the SDK 0.218 sees (reference toolbox.md §1.4).
+ * which case the raw body is handed over there instead: free()).  Like
+ * every request, it carries X-Daytona-SDK-Version (internal.h).
  * timeout_ms as dt__request.  *status (may be NULL) gets the HTTP status.
  */
 dt_code dt__proc_json(dt_client *c, const char *method, const char *url,

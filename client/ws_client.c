@@ -230,7 +230,7 @@ static dt_code send_handshake(dt_client *c, dt__ws *w, const char *url,
         "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ", key,
         "\r\nUser-Agent: ", c->user_agent, "\r\n", c->auth_header, "\r\n",
         c->org_header ? c->org_header : "", c->org_header ? "\r\n" : "",
-        "X-Daytona-Source: libdaytona\r\n\r\n"};
+        DT__SDK_VERSION_HEADER "\r\nX-Daytona-Source: libdaytona\r\n\r\n"};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         if (buf_adds(&req, lines[i]) != BUF_OK) {
             rc = dt__fail(err, DT_ENOMEM, 0, "WebSocket request too large");
