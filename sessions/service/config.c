@@ -23,7 +23,7 @@ enum {
     O_PORT = 1000, O_PORT_FILE, O_HOST, O_DB, O_REAP_INTERVAL, O_REAP_GRACE,
     O_LANGUAGES, O_AUTO_STOP, O_AUTO_ARCHIVE, O_AUTO_DELETE, O_CPU, O_MEMORY,
     O_DISK, O_LABEL, O_SNAPSHOT, O_APP, O_SANDBOX_TIMEOUT, O_TS_RUNNER,
-    O_LOG_LEVEL, O_FORMAT, O_USER, O_ACTIVE, O_LIMIT, O_HELP, O_VERSION
+    O_LOG_LEVEL, O_FORMAT, O_CORS, O_USER, O_ACTIVE, O_LIMIT, O_HELP, O_VERSION
 };
 
 typedef struct {
@@ -54,6 +54,7 @@ static const opt_row OPTS[] = {
     {O_TS_RUNNER, "ts-runner", 1, "DAYTONA_SESSIONS_TS_RUNNER"},
     {O_LOG_LEVEL, "log-level", 1, "DAYTONA_SESSIONS_LOG_LEVEL"},
     {O_FORMAT, "format", 1, "DAYTONA_SESSIONS_FORMAT"},
+    {O_CORS, "cors-origin", 1, "DAYTONA_SESSIONS_CORS_ORIGIN"},
     {O_USER, "user", 1, NULL},
     {O_ACTIVE, "active", 0, NULL},
     {O_LIMIT, "limit", 1, NULL},
@@ -85,6 +86,8 @@ void svc_usage(FILE *f)
 "  --port-file FILE       write the bound port to FILE once connections are\n"
 "                         accepted [..._PORT_FILE]\n"
 "  --host ADDR            bind address (default 127.0.0.1) [..._HOST]\n"
+"  --cors-origin ORIGIN   let pages from ORIGIN call the API from a browser\n"
+"                         (CORS headers, preflight) [..._CORS_ORIGIN]\n"
 "  --reap-interval S      background reap every S seconds, 0 = off\n"
 "                         (default 60) [..._REAP_INTERVAL]\n"
 "  --reap-grace S         leave unrecorded sandboxes younger than S seconds\n"
@@ -227,6 +230,7 @@ static int set_opt(svc_config *cfg, int id, const char *v, int from_env)
     switch (id) {
     case O_PORT_FILE: cfg->port_file = v; return 0;
     case O_HOST: cfg->host = v; return *v ? 0 : -1;
+    case O_CORS: cfg->cors_origin = *v ? v : NULL; return 0;
     case O_DB: cfg->db_path = v; return *v ? 0 : -1;
     case O_SNAPSHOT: cfg->snapshot = v; return 0;
     case O_APP: cfg->app = v; return *v ? 0 : -1;

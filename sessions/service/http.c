@@ -179,10 +179,28 @@ static int parse_body(req_ctx *c)
     return 0;
 }
 
+/* A browser's preflight, when the service lets a web origin call it:
+ * what it may send (no credentials needed for it: the token is in a
+ * header the preflight only names). */
+static int preflight(svc_req *r)
+{
+    svc_reply_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE");
+    svc_reply_header(r, "Access-Control-Allow-Headers",
+                     "Authorization, Content-Type");
+    svc_reply_header(r, "Access-Control-Max-Age", "600");
+    r->type = NULL;
+    r->status = 204;
+    return 204;
+}
+
 static void dispatch(req_ctx *c)
 {
     svc_req *r = &c->r;
     const svc_route *rt = NULL;
+    if (r->app->cfg->cors_origin && strcmp(r->method, "OPTIONS") == 0) {
+        preflight(r);
+        return;
+    }
     if (route(c->h, r, &rt) != 0)
         return;
     if ((rt->flags & SVC_R_AUTH) && authenticate(r) != 0)
@@ -227,6 +245,8 @@ static enum MHD_Result queue_reply(req_ctx *c)
     svc_req *r = &c->r;
     if (r->status == 0)
         svc_reply_error(r, 500, "An unexpected error occurred.");
+    if (r->app->cfg->cors_origin)
+        svc_reply_header(r, "Access-Control-Allow-Origin", r->app->cfg->cors_origin);
     struct MHD_Response *resp = make_response(r);
     if (!resp)
         return MHD_NO;

@@ -61,6 +61,7 @@ void svc_log(int level, const char *fmt, ...)
 typedef struct {
     /* where and how to serve */
     const char *host;
+    const char *cors_origin;        /* NULL = no CORS headers */
     unsigned port;                  /* 0 = any free port */
     const char *port_file;
     const char *db_path;
@@ -155,8 +156,8 @@ struct svc_req {
     char *body;
     size_t body_len;
     const char *type;
-    const char *hdr_name[4];
-    const char *hdr_value[4];   /* static strings */
+    const char *hdr_name[8];
+    const char *hdr_value[8];   /* strings that outlive the request */
     int nhdr;
     svc_produce_fn produce;
     void *produce_ctx;

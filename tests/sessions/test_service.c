@@ -110,15 +110,25 @@ static int build_argv(const char **argv, int max, char *wrap_copy,
  * the test's own environment. */
 static void child_env(const char *api_url, const char *crash_at)
 {
+    extern char **environ;
+    char name[256];
+    /* Restart the scan after each removal: unsetenv reshuffles environ. */
+    for (int again = 1; again;) {
+        again = 0;
+        for (char **e = environ; *e; e++) {
+            size_t n = strcspn(*e, "=");
+            if (strncmp(*e, "DAYTONA_", 8) != 0 || n >= sizeof name)
+                continue;
+            snprintf(name, sizeof name, "%.*s", (int)n, *e);
+            unsetenv(name);
+            again = 1;
+            break;
+        }
+    }
     setenv("DAYTONA_API_URL", api_url ? api_url : g_api_url, 1);
     setenv("DAYTONA_API_KEY", API_KEY, 1);
-    unsetenv("DAYTONA_SESSIONS_DB");
-    unsetenv("DAYTONA_SESSIONS_APP");
-    unsetenv("DAYTONA_SESSIONS_FORMAT");
     if (crash_at)
         setenv("DAYTONA_SESSIONS_TEST_CRASH_AT", crash_at, 1);
-    else
-        unsetenv("DAYTONA_SESSIONS_TEST_CRASH_AT");
 }
 
 static int wait_status(pid_t pid)
@@ -150,7 +160,7 @@ static int run_cmd(char **out, const char *const *args)
         close(p[0]);
         close(p[1]);
         child_env(NULL, NULL);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     free(wrap);
@@ -235,7 +245,7 @@ static int svc_start(svc_proc *s, const char *db, const char *api_url,
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         child_env(api_url, crash_at);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     free(wrap);
@@ -620,6 +630,39 @@ static void test_unknown_route_and_method(void)
     CU_ASSERT_TRUE(is_error(&r, 404, "Cannot GET /nope"));
     http_resp_free(&r);
     r = call(&g_svc, "PUT", "/sessions/active", g_tok_alice, NULL);
+    CU_ASSERT_TRUE(is_error(&r, 405, NULL));
+    http_resp_free(&r);
+}
+
+/* A web front end on another origin: preflight and the allow header,
+ * only when the service is told the origin. */
+static void test_cors(void)
+{
+    svc_proc s;
+    char v[128];
+    const char *extra[] = {"--cors-origin", "http://app.example", "--reap-interval",
+                           "0", NULL};
+    CU_ASSERT_EQUAL_FATAL(svc_start(&s, g_db, NULL, NULL, extra), 0);
+    http_resp r = call(&s, "OPTIONS", "/sessions/active/run", NULL, NULL);
+    CU_ASSERT_EQUAL(r.status, 204);
+    CU_ASSERT_EQUAL(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v), 0);
+    CU_ASSERT_STRING_EQUAL(v, "http://app.example");
+    CU_ASSERT_EQUAL(resp_header(&r, "Access-Control-Allow-Headers", v, sizeof v), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(v, "Authorization"));
+    http_resp_free(&r);
+    r = call(&s, "GET", "/sessions", g_tok_alice, NULL);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_EQUAL(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v), 0);
+    http_resp_free(&r);
+    r = call(&s, "GET", "/sessions", NULL, NULL);           /* still 401 */
+    CU_ASSERT_TRUE(is_error(&r, 401, "Unauthorized"));
+    http_resp_free(&r);
+    CU_ASSERT_EQUAL(svc_stop(&s), 0);
+    /* Without --cors-origin: no header, and OPTIONS is no method of ours. */
+    r = call(&g_svc, "GET", "/sessions", g_tok_alice, NULL);
+    CU_ASSERT_NOT_EQUAL(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v), 0);
+    http_resp_free(&r);
+    r = call(&g_svc, "OPTIONS", "/sessions", NULL, NULL);
     CU_ASSERT_TRUE(is_error(&r, 405, NULL));
     http_resp_free(&r);
 }
@@ -1339,6 +1382,7 @@ int main(void)
     CU_add_test(s, "revoked tokens are 401", test_revoked_token_401);
     CU_add_test(s, "operator commands", test_admin_commands);
     CU_add_test(s, "unknown route and method", test_unknown_route_and_method);
+    CU_add_test(s, "CORS", test_cors);
     CU_add_test(s, "start validation", test_start_validation);
     CU_add_test(s, "start/active/run/close/history", test_lifecycle);
     CU_add_test(s, "users are isolated", test_users_isolated);
