@@ -178,6 +178,20 @@ static int stop_serving(svc_app *app)
     return 1;
 }
 
+/* Daytona takes cpu/memory/disk only for a sandbox built from an image;
+ * with a snapshot (how the session library creates them) every create
+ * would fail with a 400.  Better to say so now than to 502 every start. */
+static int check_resources(const svc_config *cfg)
+{
+    if (cfg->cpu < 0 && cfg->memory < 0 && cfg->disk < 0)
+        return 0;
+    fprintf(stderr, SVC_NAME ": --cpu/--memory/--disk: Daytona accepts sandbox "
+            "resources only for sandboxes built from an image, and the session "
+            "library creates them from a snapshot; leave them unset (the "
+            "snapshot's resources apply)\n");
+    return -1;
+}
+
 static int serve(const svc_config *cfg)
 {
     svc_app app;
@@ -228,6 +242,8 @@ int main(int argc, char **argv)
     if (strcmp(cfg.words[0], "serve") == 0) {
         if (cfg.n_words != 1) {
             fprintf(stderr, SVC_NAME ": serve takes no arguments\n");
+            rc = 2;
+        } else if (check_resources(&cfg) != 0) {
             rc = 2;
         } else {
             rc = serve(&cfg);
