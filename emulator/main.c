@@ -22,6 +22,7 @@
 #include "app.h"
 #include "clock.h"
 #include "events.h"
+#include "exec_cmd.h"
 #include "executor.h"
 #include "faults.h"
 #include "handlers.h"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 {
     fputs(
 "Usage: daytona-emu [OPTIONS]\n"
+"       daytona-emu exec [OPTIONS] -- CMD [ARGS]  (see daytona-emu exec --help)\n"
 "A local emulator of Daytona's REST API (control plane under /api).\n"
 "\n"
 "  --port N               TCP port, 0 = any free port (default 3986)\n"
@@ -475,6 +477,9 @@ static void app_teardown(emu_app *app)
 
 int main(int argc, char **argv)
 {
+    /* "daytona-emu exec -- CMD": a throwaway emulator around a command. */
+    if (argc > 1 && strcmp(argv[1], "exec") == 0)
+        return emu_exec_main(argc - 1, argv + 1);
     emu_app app;
     memset(&app, 0, sizeof app);
     app.cfg.host = "127.0.0.1";
