@@ -453,7 +453,8 @@ int main(int argc, char **argv)
     /* Labels this run's sandboxes apart from anything else in the org. */
     snprintf(run_id, sizeof run_id, "run-%ld-%ld", (long)time(NULL), (long)getpid());
     for (int i = 0; i < N_AGENTS; i++)
-        agents[i] = (agent){.client = c, .name = agent_names[i], .run_id = run_id};
+        agents[i] = (agent){.client = c, .name = agent_names[i], .run_id = run_id,
+                            .rc = DT_ENOMEM};   /* until its thread runs */
     if (run_parallel(agents, create_agent) != 0)
         fprintf(stderr, "parallel_agents: FAIL: could not start threads\n");
     for (int i = 0; i < N_AGENTS; i++)
