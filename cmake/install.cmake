@@ -18,14 +18,6 @@ include(CMakePackageConfigHelpers)
 set(DT_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Daytona)
 set(DT_PKGCONFIG_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-# The shared library exports only DT_EXTERN symbols (hidden visibility), but
-# dtcommon is linked in from a static archive compiled with default
-# visibility: without this its buf_*, codec and multipart functions would
-# become part of libdaytona's ABI and could clash with a program's own.
-# (A link property, kept here because it only matters for the installed
-# artefact; client/CMakeLists.txt may take it over.)
-target_link_options(daytona PRIVATE "LINKER:--exclude-libs,ALL")
-
 install(TARGETS daytona EXPORT DaytonaTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
           COMPONENT runtime NAMELINK_COMPONENT dev
