@@ -768,45 +768,65 @@ static void test_concurrent_many_users(void)
 
 typedef struct {
     sess_hook_point at;
+    int fd;                  /* write end of the "reached it" pipe */
 } crash_spec;
 
-static void die_at(void *ctx, sess_hook_point p, const char *sandbox_id)
+/* At the fault point: tell the parent, then wait to be killed.  The kill
+ * comes from outside, as a crash or an operator's SIGKILL would (a process
+ * killing itself would let valgrind run its exit report in the child). */
+static void park_at(void *ctx, sess_hook_point p, const char *sandbox_id)
 {
     const crash_spec *c = ctx;
     (void)sandbox_id;
-    if (p == c->at)
-        kill(getpid(), SIGKILL);
+    if (p != c->at)
+        return;
+    if (write(c->fd, "!", 1) != 1)
+        _exit(4);
+    for (;;)
+        pause();
 }
 
 /* In a child process with its own client, store and manager: start (or
- * close) for user and die by SIGKILL at `at`.  Returns 1 when the child
- * did die that way. */
+ * close) for user, stopping at the fault point `at` where the parent kills
+ * it with SIGKILL.  Returns 1 when the child reached the point and died of
+ * that signal. */
 static int crash_child(const char *app, const char *user, int close_op,
                        sess_hook_point at)
 {
+    int fds[2];
+    char b;
+    if (pipe(fds) != 0)
+        return 0;
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        crash_spec spec = {at};
+        crash_spec spec = {at, fds[1]};
         sess_store *st = NULL;
+        close(fds[0]);
         dt_client *c = new_client();
         if (!c || sess_store_open(g_db, 0, &st, NULL) != SESS_OK)
             _exit(2);
         sess_manager *m = new_manager(c, st, app, 0);
         if (!m)
             _exit(2);
-        sess_manager_set_hook(m, die_at, &spec);
+        sess_manager_set_hook(m, park_at, &spec);
         if (close_op)
             sess_close(m, user, NULL, NULL);
         else
             sess_start(m, user, "python", NULL, NULL);
         _exit(3);   /* the fault point was not reached */
     }
+    close(fds[1]);
+    /* EOF instead of the byte: the child ended without reaching it. */
+    int reached = pid > 0 && read(fds[0], &b, 1) == 1;
+    close(fds[0]);
+    if (pid > 0)
+        kill(pid, SIGKILL);
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return 0;
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
-        fprintf(stderr, "child status %d\n", status);
+    if (!reached || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+        fprintf(stderr, "child: reached %d, status %d\n", reached, status);
         return 0;
     }
     return 1;
