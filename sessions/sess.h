@@ -266,7 +266,9 @@ void sess_run_result_release(sess_run_result *r);
  * the sandbox, starts it if it is stopped or archived and waits until it is
  * started, runs the code in the session's language (timeout_s 0 = the
  * server's own limit) and records the run time.  A non-zero exit code is
- * not a failure.  SESS_ENOTFOUND when the user has no active session;
+ * not a failure; code still running past timeout_s is killed and the call
+ * fails with SESS_EDAYTONA, err->dt.code DT_ETIMEOUT (Daytona's 408 carries
+ * no output).  SESS_ENOTFOUND when the user has no active session;
  * SESS_EGONE with SESS_MSG_RESTORE_FAILED when the sandbox no longer exists
  * (the session is then closed, reason "sandbox gone"). */
 sess_code sess_run(sess_manager *m, const char *user_id, const char *code,

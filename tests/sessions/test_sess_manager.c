@@ -273,6 +273,14 @@ static void test_start_run_close(void)
     CU_ASSERT_EQUAL(run_ok(g_m, "alice", "import sys\nprint('bye')\nsys.exit(3)", &r), 3);
     CU_ASSERT_STRING_EQUAL(r.output, "bye\n");
     sess_run_result_release(&r);
+    /* Past its timeout the code is killed and the run fails. */
+    int64_t t1 = time_mono_ms();
+    CU_ASSERT_EQUAL(sess_run(g_m, "alice", "import time\ntime.sleep(30)", 1, &r, &e),
+                    SESS_EDAYTONA);
+    CU_ASSERT_EQUAL(e.dt.code, DT_ETIMEOUT);
+    CU_ASSERT(time_mono_ms() - t1 < 15000);
+    CU_ASSERT_EQUAL(sess_run(g_m, "alice", "print(1)", -1, &r, &e), SESS_EINVAL);
+    CU_ASSERT_EQUAL(sess_run(g_m, "alice", NULL, 0, &r, &e), SESS_EINVAL);
     CU_ASSERT_EQUAL(sess_active(g_m, "alice", &a, NULL), SESS_OK);
     CU_ASSERT(a.last_run_at >= s.created_at);
     sess_session_release(&a);
@@ -580,6 +588,28 @@ static void test_stream(void)
     CU_ASSERT_STRING_EQUAL(k.out, "t\n");
     CU_ASSERT(time_mono_ms() - t0 < 15000);
     sess_run_result_release(&r);
+    /* Code far past a command line's single-argument limit (128 KiB). */
+    size_t big = 600 * 1024;
+    char *code = malloc(big + 64);
+    CU_ASSERT_FATAL(code != NULL);
+    memset(code, '#', big);      /* one long comment line */
+    code[big - 1] = '\n';
+    strcpy(code + big, "print('big', 1)\n");
+    memset(&k, 0, sizeof k);
+    c = sess_run_stream(g_m, "hana", code, 0, collect, &k, &r, &e);
+    if (c != SESS_OK)
+        fprintf(stderr, "big stream: %s\n", e.message);
+    CU_ASSERT_EQUAL(c, SESS_OK);
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    CU_ASSERT_STRING_EQUAL(k.out, "big 1\n");
+    sess_run_result_release(&r);
+    c = sess_run(g_m, "hana", code, 0, &r, &e);
+    if (c != SESS_OK)
+        fprintf(stderr, "big run: %s\n", e.message);
+    CU_ASSERT_EQUAL(c, SESS_OK);
+    CU_ASSERT_STRING_EQUAL(r.output, "big 1\n");
+    sess_run_result_release(&r);
+    free(code);
     /* The callback stops the run. */
     memset(&k, 0, sizeof k);
     k.stop_after = 1;
