@@ -24,4 +24,6 @@ ci/valgrind.sh build
 echo "== SDK compatibility (@daytonaio/sdk, pinned)"
 EMU_BIN="$PWD/build/bin/daytona-emu" tests/sdk-compat/run.sh
 
+echo "== benchmarks, smoke run (each still runs; no timing is checked)"; bench/run.sh --smoke
+
 echo "== all tests passed"
