@@ -72,3 +72,8 @@ configure_file(${PROJECT_SOURCE_DIR}/client/daytona.pc.in
                ${PROJECT_BINARY_DIR}/pkgconfig/libdaytona.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/libdaytona.pc
         DESTINATION ${DT_PKGCONFIG_INSTALL_DIR} COMPONENT dev)
+
+# The test-support API (client/testing.c; issue 8): start a private
+# daytona-emu from a test, reset it, move its clock, inject faults.
+install(FILES ${PROJECT_SOURCE_DIR}/include/daytona/testing.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/daytona COMPONENT dev)
