@@ -536,6 +536,14 @@ static void stream_free(void *cls)
     free(w);
 }
 
+static int has_reply_header(const emu_req *r, const char *name)
+{
+    for (int i = 0; i < r->nhdr; i++)
+        if (strcasecmp(r->hdr_name[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 static enum MHD_Result queue_reply(req_ctx *c)
 {
     emu_req *r = &c->r;
@@ -580,7 +588,8 @@ static enum MHD_Result queue_reply(req_ctx *c)
                                      r->resp_type);
     for (int i = 0; i < r->nhdr && ok == MHD_YES; i++)
         ok = MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
-    if (ok == MHD_YES && !r->upgrade)
+    /* A relayed answer (record mode) carries the upstream's own. */
+    if (ok == MHD_YES && !r->upgrade && !has_reply_header(r, "X-Daytona-Api-Version"))
         ok = MHD_add_response_header(resp, "X-Daytona-Api-Version",
                                      "0.190.0");
     if (ok == MHD_YES)

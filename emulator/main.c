@@ -27,6 +27,7 @@
 #include "faults.h"
 #include "handlers.h"
 #include "journal.h"
+#include "record.h"
 #include "rnd.h"
 #include "scheduler.h"
 #include "store.h"
@@ -79,6 +80,12 @@ static void usage(FILE *f)
 "                         [DAYTONA_EMU_MAX_OUTPUT]\n"
 "  --ts-node PATH         ts-node used for TypeScript code-run\n"
 "                         [DAYTONA_EMU_TS_NODE]\n"
+"  --upstream URL --record DIR\n"
+"                         record mode: forward every request (but\n"
+"                         /_emulator/) to the Daytona at URL (its base,\n"
+"                         e.g. https://app.daytona.io) and store each\n"
+"                         exchange, normalized and without secrets, as a\n"
+"                         JSON fixture in DIR (see docs/CONTRACT.md)\n"
 "  --help, --version\n"
 "\n"
 "Admin API: http://HOST:PORT/_emulator/ (health, info, reset, clock,\n"
@@ -88,7 +95,10 @@ static void usage(FILE *f)
 enum { OPT_PORT = 1000, OPT_PORT_FILE, OPT_HOST, OPT_DATA_DIR, OPT_IN_MEMORY,
        OPT_API_KEY, OPT_LOG_LEVEL, OPT_SNAPSHOT, OPT_TARGET, OPT_PREVIEW,
        OPT_SCHED, OPT_HELP, OPT_VERSION, OPT_ISOLATION, OPT_MAX_CPU,
-       OPT_MAX_PROCS, OPT_MAX_OUTPUT, OPT_TS_NODE };
+       OPT_MAX_PROCS, OPT_MAX_OUTPUT, OPT_TS_NODE, OPT_UPSTREAM, OPT_RECORD };
+
+/* Record mode (record.h): both set, or neither. */
+static const char *g_upstream, *g_record_dir;
 
 static int parse_level(const char *s)
 {
@@ -241,6 +251,8 @@ static int parse_args(int argc, char **argv, emu_config *cfg)
         {"max-processes", required_argument, NULL, OPT_MAX_PROCS},
         {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
         {"ts-node", required_argument, NULL, OPT_TS_NODE},
+        {"upstream", required_argument, NULL, OPT_UPSTREAM},
+        {"record", required_argument, NULL, OPT_RECORD},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -302,6 +314,8 @@ static int parse_args(int argc, char **argv, emu_config *cfg)
                 return -1;
             break;
         case OPT_TS_NODE: cfg->ts_node = optarg; break;
+        case OPT_UPSTREAM: g_upstream = optarg; break;
+        case OPT_RECORD: g_record_dir = optarg; break;
         case 'h':
         case OPT_HELP: usage(stdout); return 1;
         case OPT_VERSION: printf("daytona-emu %s (Daytona API 0.190.0)\n", EMU_VERSION); return 1;
@@ -310,6 +324,10 @@ static int parse_args(int argc, char **argv, emu_config *cfg)
     }
     if (optind < argc) {
         fprintf(stderr, "daytona-emu: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!g_upstream != !g_record_dir) {
+        fprintf(stderr, "daytona-emu: --upstream and --record go together\n");
         return -1;
     }
     if (strcmp(cfg->preview_mode, "path") != 0 &&
@@ -450,6 +468,22 @@ static int start_executor(emu_app *app, char *tmpdir, size_t tn, char *err,
     return app->executor ? 0 : -1;
 }
 
+/* Record mode: the forwarder instead of the emulator's own routes. */
+static int start_record(const emu_app *app, emu_route **routes, size_t *n,
+                        char *err, size_t errlen)
+{
+    if (record_init(g_upstream, g_record_dir, err, errlen) != 0)
+        return -1;
+    *routes = record_routes(emu_routes, emu_nroutes, n);
+    if (!*routes) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    emu_log(app, EMU_LOG_INFO, "record mode: forwarding to %s, recording into %s",
+            g_upstream, g_record_dir);
+    return 0;
+}
+
 static void app_teardown(emu_app *app)
 {
     /* Reverse order of start-up; events first so upgraded sockets close
@@ -510,6 +544,8 @@ int main(int argc, char **argv)
 
     int rc = 1;
     char err[512] = "";
+    emu_route *rec_routes = NULL;   /* record mode's table */
+    size_t nroutes = emu_nroutes;
     char dbpath[PATH_MAX];
     char tmpdir[PATH_MAX] = "";
     app.started_at_ms = time_now_ms();
@@ -550,8 +586,13 @@ int main(int argc, char **argv)
         emu_log(&app, EMU_LOG_ERROR, "start-up failed: out of memory or store error");
         goto done;
     }
-    app.http = emu_http_start(&app, app.cfg.host, app.cfg.port, emu_routes,
-                              emu_nroutes, err, sizeof err);
+    if (g_upstream && start_record(&app, &rec_routes, &nroutes, err, sizeof err) != 0) {
+        emu_log(&app, EMU_LOG_ERROR, "%s", err);
+        goto done;
+    }
+    app.http = emu_http_start(&app, app.cfg.host, app.cfg.port,
+                              rec_routes ? rec_routes : emu_routes, nroutes,
+                              err, sizeof err);
     if (!app.http) {
         emu_log(&app, EMU_LOG_ERROR, "%s", err);
         goto done;
@@ -580,6 +621,9 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     app_teardown(&app);
+    free(rec_routes);
+    if (g_upstream)
+        record_cleanup();
     if (tmpdir[0])
         remove_tree(tmpdir);
     free(env_keys_copy);
