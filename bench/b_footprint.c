@@ -26,12 +26,17 @@ static long long db_bytes(const proc_srv *p)
 
 /* Start-up and idle RSS over reps fresh emulators; *db0 = the database
  * size of an empty one. */
-static void startup(const bench_cfg *cfg, samples *start, samples *rss,
-                    long long *db0)
+static void startup(const bench_cfg *cfg, samples *start, samples *start_mem,
+                    samples *rss, samples *anon, long long *db0)
 {
     int reps = cfg->smoke ? 2 : 20;
     for (int i = 0; i < reps; i++) {
         proc_srv emu;
+        if (emu_spawn(cfg, &emu, 1, NULL) == 0) {
+            samples_add(start_mem, emu.start_ms);
+            srv_stop(&emu);
+            emu_cleanup(&emu);
+        }
         if (emu_spawn(cfg, &emu, 0, NULL) != 0)
             continue;
         samples_add(start, emu.start_ms);
@@ -39,6 +44,9 @@ static void startup(const bench_cfg *cfg, samples *start, samples *rss,
         long kib = proc_rss_kib(emu.pid);
         if (kib > 0)
             samples_add(rss, (double)kib / 1024.0);
+        kib = proc_anon_kib(emu.pid);
+        if (kib > 0)
+            samples_add(anon, (double)kib / 1024.0);
         srv_stop(&emu);
         *db0 = db_bytes(&emu);
         emu_cleanup(&emu);
@@ -47,18 +55,28 @@ static void startup(const bench_cfg *cfg, samples *start, samples *rss,
 
 void bench5_footprint(const bench_cfg *cfg)
 {
-    samples start, rss, per_rss, per_db;
-    samples_init(&start); samples_init(&rss);
+    samples start, start_mem, rss, anon, per_rss, per_db;
+    samples_init(&start); samples_init(&start_mem); samples_init(&rss);
+    samples_init(&anon);
     samples_init(&per_rss); samples_init(&per_db);
     long long db0 = 0;
-    startup(cfg, &start, &rss, &db0);
+    startup(cfg, &start, &start_mem, &rss, &anon, &db0);
+    char anon_note[160];
+    snprintf(anon_note, sizeof anon_note, "VmRSS; of it private memory (RssAnon) "
+             "%.2f MiB, the rest shared library pages", samples_median(&anon));
     bench_row(&(row_spec){.bench = 5, .key = "5.startup", .unit = "ms",
         .label = "start-up to a passing /_emulator/health (fresh data dir)",
         .value = &start, .target = T_MEDIAN_MAX, .limit = 25,
+        .target_text = "median <= 25 ms",
+        .note = "a fresh database: creating it costs several fdatasyncs"});
+    bench_row(&(row_spec){.bench = 5, .key = "5.startup_mem", .unit = "ms",
+        .label = "start-up to a passing /_emulator/health (--in-memory)",
+        .value = &start_mem, .target = T_MEDIAN_MAX, .limit = 25,
         .target_text = "median <= 25 ms"});
     bench_row(&(row_spec){.bench = 5, .key = "5.idle_rss", .unit = "MiB",
         .label = "idle RSS after start-up", .value = &rss,
-        .target = T_MEDIAN_MAX, .limit = 10, .target_text = "<= 10 MiB"});
+        .target = T_MEDIAN_MAX, .limit = 10, .target_text = "<= 10 MiB",
+        .note = anon_note});
 
     int n = cfg->smoke ? 20 : 1000;
     proc_srv emu;
@@ -99,6 +117,7 @@ void bench5_footprint(const bench_cfg *cfg)
         .target = T_MEDIAN_MAX, .limit = 4 * 1000,
         .target_text = "<= 4 KiB per sandbox"});
 out:
-    samples_release(&start); samples_release(&rss);
+    samples_release(&start); samples_release(&start_mem); samples_release(&rss);
+    samples_release(&anon);
     samples_release(&per_rss); samples_release(&per_db);
 }

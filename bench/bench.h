@@ -147,6 +147,7 @@ int bench_fork_exec_wait(const char *const *argv);
 /* VmRSS / VmHWM of a process in KiB (-1 if unreadable). */
 long proc_rss_kib(pid_t pid);
 long proc_hwm_kib(pid_t pid);
+long proc_anon_kib(pid_t pid);   /* RssAnon: private memory, no libraries */
 /* One plain HTTP/1.0 request; returns the status (0 if no answer).  The
  * body (up to cap-1 bytes, NUL-terminated) lands in body when non-NULL. */
 int http_simple(unsigned port, const char *method, const char *path,

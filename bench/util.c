@@ -293,6 +293,7 @@ static long status_field_kib(pid_t pid, const char *field)
 
 long proc_rss_kib(pid_t pid) { return status_field_kib(pid, "VmRSS"); }
 long proc_hwm_kib(pid_t pid) { return status_field_kib(pid, "VmHWM"); }
+long proc_anon_kib(pid_t pid) { return status_field_kib(pid, "RssAnon"); }
 
 long long file_size(const char *path)
 {
