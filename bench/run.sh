@@ -9,9 +9,11 @@
 #                                # (results go to the build directory)
 #   bench/run.sh --reps 5 --only 1,3
 #
-# BENCH_BUILD_DIR (default build-bench) and BENCH_TMPDIR (scratch files, the
-# 1 GiB transfer file included; default /tmp) may be set; BENCH_VERBOSE=1
-# shows the servers' stderr.  Needs node (the Prism and SDK baselines) and
+# BENCH_BUILD_DIR (default build-bench), BENCH_TMPDIR (scratch files, the
+# 1 GiB transfer file included; default /tmp) and BENCH_OPENAPI (the document
+# Prism mocks; default shared/reference/daytona-openapi/api-v0.190.0.yaml
+# beside the repository) may be set; BENCH_VERBOSE=1 shows the servers'
+# stderr.  Needs node (the Prism and SDK baselines) and
 # gnuplot for the charts (ci/setup.sh installs both).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1; args+=(--smoke); shift ;;
     --reps|--only) args+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -69,7 +71,7 @@ json="$outdir/latest.json"
 echo "== running (smoke=$smoke)"
 "$build/bin/dt-bench" "${args[@]}" --bin-dir "$build/bin" --out "$json" \
   --prism "$prism" \
-  --openapi "$root/../shared/reference/daytona-openapi/api-v0.190.0.yaml" \
+  --openapi "${BENCH_OPENAPI:-$root/../shared/reference/daytona-openapi/api-v0.190.0.yaml}" \
   --sdk-dir "$sdk" --seed-js "$root/bench/seed_flow.js"
 echo "== results: $json"
 
