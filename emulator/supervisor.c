@@ -94,10 +94,14 @@ static void exec_child(char **argv, char **envp, const int fds[3], int errpipe)
     if (dup2(tmp[0], 0) < 0 || dup2(tmp[1], 1) < 0 || dup2(tmp[1], 2) < 0 ||
         dup2(tmp[2], 3) < 0)
         goto fail;
-    /* Everything else is close-on-exec or closed here. */
-    for (int fd = 4; fd < 1024; fd++)
-        if (fd != errpipe)
-            close(fd);
+    /* Everything else is close-on-exec or closed here: close_range is two
+     * system calls where the loop is a thousand (a measurable part of every
+     * command's latency, bench 3); the loop stays for kernels before 5.9. */
+    if ((errpipe > 4 && close_range(4, (unsigned)errpipe - 1, 0) != 0) ||
+        close_range(errpipe >= 4 ? (unsigned)errpipe + 1 : 4, ~0U, 0) != 0)
+        for (int fd = 4; fd < 1024; fd++)
+            if (fd != errpipe)
+                close(fd);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
