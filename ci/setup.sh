@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # with; procps gives tests pgrep/ps.
 pkgs=(build-essential cmake pkg-config git ca-certificates
       libmicrohttpd-dev libcjson-dev libcunit1-dev libcurl4-openssl-dev
-      libsqlite3-dev valgrind python3 python3-matplotlib procps gnuplot-nox)
+      libsqlite3-dev valgrind python3 python3-matplotlib python3-yaml procps gnuplot-nox)
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
