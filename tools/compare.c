@@ -415,12 +415,53 @@ size_t dtc_count(const dtc_rec *r)
 
 /* ---------- comparing ---------- */
 
-/* One side after collapsing: exchanges with their occurrence number. */
+/* One side after collapsing.  Writes (every method but GET) are numbered
+ * by occurrence of their key over the whole recording; GETs inside the
+ * stretch that follows a write (their anchor) and numbered from the end of
+ * that stretch, so the settled answer after a wait pairs with the settled
+ * answer, whatever number of polls came before it. */
 typedef struct {
     const dtc_ex *e;
-    int k;              /* 1-based, per key */
-    int matched;
+    int is_get;
+    int k;              /* writes: 1-based; GETs: 1 = last of the stretch */
+    long anchor;        /* view index of the write before a GET, or -1 */
+    long partner;       /* index in the other view, -1 when none */
+    char label[600];    /* "GET /p #-1 after POST /q #2" */
 } view_item;
+
+static int is_get(const dtc_ex *e)
+{
+    return strncmp(e->key, "GET ", 4) == 0;
+}
+
+static void number_view(view_item *v, size_t n)
+{
+    long anchor = -1;
+    for (size_t i = 0; i < n; i++) {
+        v[i].partner = -1;
+        if (!v[i].is_get) {
+            int k = 1;
+            for (size_t j = 0; j < i; j++)
+                if (!v[j].is_get && strcmp(v[j].e->key, v[i].e->key) == 0)
+                    k++;
+            v[i].k = k;
+            anchor = (long)i;
+            snprintf(v[i].label, sizeof v[i].label, "%.500s #%d", v[i].e->key, k);
+            continue;
+        }
+        v[i].anchor = anchor;
+        int k = 1;
+        for (size_t j = i + 1; j < n && v[j].is_get; j++)
+            if (strcmp(v[j].e->key, v[i].e->key) == 0)
+                k++;
+        v[i].k = k;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].is_get)
+            snprintf(v[i].label, sizeof v[i].label, "%.300s #-%d %s%.290s",
+                     v[i].e->key, v[i].k, v[i].anchor < 0 ? "at start" : "after ",
+                     v[i].anchor < 0 ? "" : v[v[i].anchor].label);
+}
 
 static view_item *make_view(const dtc_rec *r, int collapse, size_t *n_out)
 {
@@ -431,20 +472,41 @@ static view_item *make_view(const dtc_rec *r, int collapse, size_t *n_out)
     for (size_t i = 0; i < r->n; i++) {
         const dtc_ex *e = &r->v[i];
         /* Only reads: a poll loop is GETs; repeated writes are real. */
-        if (collapse && n > 0 && strncmp(e->key, "GET ", 4) == 0 &&
+        if (collapse && n > 0 && is_get(e) &&
             strcmp(v[n - 1].e->key, e->key) == 0 &&
             strcmp(v[n - 1].e->sig, e->sig) == 0)
             continue;
-        int k = 1;
-        for (size_t j = 0; j < n; j++)
-            if (strcmp(v[j].e->key, e->key) == 0)
-                k++;
         v[n].e = e;
-        v[n].k = k;
+        v[n].is_get = is_get(e);
         n++;
     }
+    number_view(v, n);
     *n_out = n;
     return v;
+}
+
+/* Pairs writes by (key, k), then GETs by (key, k, partner of the anchor). */
+static void pair_views(view_item *va, size_t na, view_item *vb, size_t nb)
+{
+    for (int gets = 0; gets < 2; gets++)
+        for (size_t i = 0; i < na; i++) {
+            if (va[i].is_get != gets)
+                continue;
+            long want_anchor = -1;
+            if (gets && va[i].anchor >= 0) {
+                want_anchor = va[va[i].anchor].partner;
+                if (want_anchor < 0)
+                    continue;     /* its write has no partner: nor has it */
+            }
+            for (size_t j = 0; j < nb; j++)
+                if (vb[j].partner < 0 && vb[j].is_get == gets &&
+                    vb[j].k == va[i].k && (!gets || vb[j].anchor == want_anchor) &&
+                    strcmp(vb[j].e->key, va[i].e->key) == 0) {
+                    va[i].partner = (long)j;
+                    vb[j].partner = (long)i;
+                    break;
+                }
+        }
 }
 
 typedef struct {
@@ -458,7 +520,7 @@ typedef struct {
 static void say(cmp_ctx *c, const char *field, const char *what)
 {
     const view_item *x = c->a ? c->a : c->b;
-    size_t n = strlen(x->e->key) + strlen(field) + strlen(what) +
+    size_t n = strlen(x->label) + strlen(field) + strlen(what) +
                (c->a ? strlen(c->a->e->file) : 1) +
                (c->b ? strlen(c->b->e->file) : 1) + 64;
     char *line = malloc(n);
@@ -467,7 +529,7 @@ static void say(cmp_ctx *c, const char *field, const char *what)
         c->oom = 1;
         return;
     }
-    snprintf(line, n, "%s #%d: %s: %s (%s | %s)", x->e->key, x->k, field, what,
+    snprintf(line, n, "%s: %s: %s (%s | %s)", x->label, field, what,
              c->a ? c->a->e->file : "-", c->b ? c->b->e->file : "-");
     c->report(c->ctx, line);
     free(line);
@@ -566,24 +628,18 @@ size_t dtc_compare(const dtc_rec *a, const dtc_rec *b, const dtc_opts *o,
         free(vb);
         return (size_t)-1;
     }
+    pair_views(va, na, vb, nb);
     for (size_t i = 0; i < na; i++) {
-        view_item *partner = NULL;
-        for (size_t j = 0; j < nb && !partner; j++)
-            if (!vb[j].matched && vb[j].k == va[i].k &&
-                strcmp(vb[j].e->key, va[i].e->key) == 0)
-                partner = &vb[j];
         c.a = &va[i];
-        c.b = partner;
-        if (partner) {
-            partner->matched = 1;
+        c.b = va[i].partner >= 0 ? &vb[va[i].partner] : NULL;
+        if (c.b)
             cmp_pair(&c);
-        } else {
+        else
             say(&c, "exchange", "only in A");
-        }
     }
     c.a = NULL;
     for (size_t j = 0; j < nb; j++)
-        if (!vb[j].matched) {
+        if (vb[j].partner < 0) {
             c.b = &vb[j];
             say(&c, "exchange", "only in B");
         }

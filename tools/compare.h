@@ -3,13 +3,17 @@
  * written by `daytona-emu --upstream URL --record DIR`) the way
  * tools/dt-compare reports them.
  *
- * Exchanges are paired by (method, normalized path, sequence): the k-th
- * exchange of "GET /api/sandbox/<id>" in A with the k-th in B.  Before
- * counting, a run of consecutive GETs with the same path and the same
- * signature (status, headers, JSON shape) counts once, so a poll loop that
- * ran a different number of times is no difference (turn this off with
- * collapse = 0; other methods are never collapsed: repeated writes are
- * real).  For each pair it compares:
+ * Exchanges are paired by (method, normalized path, sequence).  Writes
+ * (every method but GET) are numbered over the whole recording: the k-th
+ * "POST /api/sandbox" of A pairs with the k-th of B ("#k").  GETs are
+ * numbered inside the stretch since the last write, from its end ("#-1" is
+ * the last GET of that path after that write, "#-2" the one before) and
+ * pair only when their writes paired -- so the settled answer after a wait
+ * pairs with the settled answer, and an extra poll or write on one side
+ * does not shift everything after it.  Before numbering, a run of
+ * consecutive GETs with the same path and the same signature (status,
+ * headers, JSON shape) counts once (turn this off with collapse = 0).
+ * For each pair it compares:
  *   - the status code;
  *   - the headers that matter: content-type (boundary parameters dropped,
  *     case and spaces ignored) and content-disposition;
@@ -18,10 +22,11 @@
  *     matches any; values are never compared).
  * Exchanges without a partner are differences too.
  *
- * Every difference is one line: "<METHOD> <path> #<k>: <field>: <what>
- * (<file in A> | <file in B>)", e.g.
+ * Every difference is one line: "<exchange>: <field>: <what> (<file in A>
+ * | <file in B>)", e.g.
  *   POST /api/sandbox #1: status: 200 != 201 (000001-....json | ...)
- *   GET /api/sandbox/<id> #2: response.json.labels.x: only in B (string) (...)
+ *   GET /api/sandbox/<id> #-1 after PUT /api/sandbox/<id>/labels #1:
+ *       response.json.labels.x: only in B (string) (...)
  */
 #ifndef TOOLS_COMPARE_H
 #define TOOLS_COMPARE_H

@@ -100,18 +100,18 @@ do_planted() {
         'POST /api/sandbox #1: status: 200 != 201'
     plant key GET '/api/sandbox/<id>/ports/3000/preview-url' \
         'x["response"]["json"]["plantedKey"] = "x"' \
-        'GET /api/sandbox/<id>/ports/3000/preview-url #1: response.json.plantedKey: only in B (string)'
+        'GET /api/sandbox/<id>/ports/3000/preview-url #-1 after POST /api/sandbox #2: response.json.plantedKey: only in B (string)'
     plant type GET '/api/sandbox/<id>/ports/3000/signed-preview-url' \
         'x["response"]["json"]["port"] = "3000"' \
-        'GET /api/sandbox/<id>/ports/3000/signed-preview-url #1: response.json.port: type number != string'
+        'GET /api/sandbox/<id>/ports/3000/signed-preview-url #-1 after POST /api/sandbox #2: response.json.port: type number != string'
     plant nested POST '/toolbox/<id>/process/execute' \
         'del x["response"]["json"]["exitCode"]' \
         'POST /toolbox/<id>/process/execute #1: response.json.exitCode: only in A (number)'
     plant ctype GET '/toolbox/<id>/files/download' \
         'x["response"]["content_type"] = "text/plain"' \
-        "GET /toolbox/<id>/files/download #1: content-type: 'application/octet-stream' != 'text/plain'"
+        "GET /toolbox/<id>/files/download #-1 after POST /toolbox/<id>/files/bulk-upload #1: content-type: 'application/octet-stream' != 'text/plain'"
     plant missing GET '/api/sandbox/<id>/ports/3000/signed-preview-url' delete \
-        'GET /api/sandbox/<id>/ports/3000/signed-preview-url #1: exchange: only in A'
+        'GET /api/sandbox/<id>/ports/3000/signed-preview-url #-1 after POST /api/sandbox #2: exchange: only in A'
 }
 
 do_secrets() {
