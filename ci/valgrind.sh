@@ -23,7 +23,7 @@ for t in "$dir"/tests/test_*; do
 done
 # The client library under valgrind: libdaytona's integration programs run
 # in valgrind against the real (unwrapped) emulator.
-for name in test_client_retry test_client_sandbox test_client_process test_client_files; do
+for name in test_client_retry test_client_sandbox test_client_process test_client_files test_testing_api; do
   [ -x "$dir/tests/$name" ] || continue
   if EMU_BIN="$dir/bin/daytona-emu" "${vg[@]}" "$dir/tests/$name" \
        >"$dir/valgrind-$name.log" 2>&1; then
@@ -40,7 +40,7 @@ exec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=defi
 W
 chmod +x "$wrapper"
 rm -f "$dir"/valgrind-emu.*.log
-for name in test_smoke test_api_sandbox test_api_auth; do
+for name in test_smoke test_api_sandbox test_api_auth test_emu_exec; do
   [ -x "$dir/tests/$name" ] || continue
   if EMU_BIN="$wrapper" "$dir/tests/$name" >"$dir/valgrind-$name.log" 2>&1; then
     echo "valgrind (emulator): $name ok"
