@@ -144,18 +144,23 @@ do_secrets() {
 # Runs inside `daytona-emu exec`: DAYTONA_API_URL/KEY/EMU_URL point at a
 # throwaway emulator that outlives the suite.
 janitor_inner() {
-    local log="$OUT/janitor.log" rc=0 i n
+    local log="$OUT/janitor.log" rc=0 n
     mkdir -p "$OUT"
+    ulimit -c 0    # the abort is on purpose: no core file
     DAYTONA_CONTRACT_TARGET=cloud DAYTONA_CONTRACT_ABORT_AFTER_CREATE=1 \
         "$CONTRACT" > "$log" 2>&1 || rc=$?
     [ "$rc" -ne 0 ] || fail "the suite was asked to abort but exited 0"
     grep -q "aborting after create" "$log" || { cat "$log"; fail "the suite did not get to create"; }
     # The janitor works after its parent is gone: wait for it (bounded).
-    for i in $(seq 1 100); do
-        n=$(curl -sf -H "Authorization: Bearer $DAYTONA_API_KEY" "$DAYTONA_API_URL/sandbox" |
-            python3 -c 'import json, sys
-items = json.load(sys.stdin)["items"]
-print(len([s for s in items if "contract-run" in s.get("labels", {})]))')
+    for _ in $(seq 1 100); do
+        n=$(python3 - <<'EOF'
+import json, os, urllib.request
+req = urllib.request.Request(os.environ["DAYTONA_API_URL"] + "/sandbox",
+    headers={"Authorization": "Bearer " + os.environ["DAYTONA_API_KEY"]})
+items = json.load(urllib.request.urlopen(req))["items"]
+print(len([s for s in items if "contract-run" in s.get("labels", {})]))
+EOF
+)
         [ "$n" -eq 0 ] && grep -q "janitor: deleted 1 sandbox" "$log" && break
         sleep 0.1
     done
