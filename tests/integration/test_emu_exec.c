@@ -285,10 +285,13 @@ static void observed_cmd(char *out, size_t n, int code)
     FILE *f = fopen(out, "w");
     if (!f)
         return;
+    /* It also ends when the scratch directory goes, so an orphaned one
+     * (exec killed) never outlives the test. */
     fprintf(f, "#!/bin/sh\n"
+               "echo $$ > %s/cmd.pid\n"
                "env > %s/env && touch %s/env.done\n"
-               "while [ ! -e %s/go ]; do sleep 0.05; done\n"
-               "exit %d\n", scratch, scratch, scratch, code);
+               "while [ ! -e %s/go ] && [ -d %s ]; do sleep 0.05; done\n"
+               "exit %d\n", scratch, scratch, scratch, scratch, scratch, code);
     fclose(f);
     chmod(out, 0700);
 }
@@ -579,7 +582,8 @@ static void test_signal_trap(void)
     snprintf(script, sizeof script,
              "trap 'echo trapped > %s/trapped; exit 143' TERM\n"
              "env > %s/env && touch %s/env.done\n"
-             "while :; do sleep 0.05; done\n", scratch, scratch, scratch);
+             "while [ -d %s ]; do sleep 0.05; done\n", scratch, scratch, scratch,
+             scratch);
     const char *args[] = {"--", "sh", "-c", script, NULL};
     pid_t pid = exec_start(args, NULL);
     observed o;
@@ -627,7 +631,22 @@ static void test_signal_kill_exec(void)
             sleep_ms(10);
     }
     CU_ASSERT_TRUE(gone);
-    let_go();   /* the orphaned CMD ends on its own */
+    /* The orphaned CMD ends once told to. */
+    char pidf[400];
+    path_in(pidf, sizeof pidf, "cmd.pid");
+    char *ps = read_file(pidf);
+    pid_t cmd_pid = ps ? (pid_t)atoi(ps) : 0;
+    free(ps);
+    let_go();
+    int ended = 0;
+    for (int i = 0; i < 500 && cmd_pid > 0 && !ended; i++) {
+        ended = kill(cmd_pid, 0) != 0;
+        if (!ended)
+            sleep_ms(10);
+    }
+    CU_ASSERT_TRUE(ended);
+    if (!ended && cmd_pid > 0)
+        kill(cmd_pid, SIGKILL);
 }
 
 int main(void)
