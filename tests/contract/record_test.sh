@@ -174,7 +174,7 @@ record) do_record ;;
 equal) do_equal ;;
 planted) do_planted ;;
 secrets) do_secrets ;;
-janitor) OUT="$OUT/janitor" "$EMU_BIN" exec -- bash "$0" janitor-inner ;;
+janitor) OUT="$OUT-janitor" "$EMU_BIN" exec -- bash "$0" janitor-inner ;;
 janitor-inner) janitor_inner ;;
 *) fail "unknown mode $mode" ;;
 esac
