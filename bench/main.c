@@ -85,27 +85,29 @@ static void fmt(char *out, size_t n, double v)
 
 static void print_table(const cJSON *root, FILE *f)
 {
-    fprintf(f, "%-2s %-26s %-6s %9s %9s %9s %9s %8s  %-24s %s\n", "#", "key",
-            "unit", "median", "p99", "base p50", "base p99", "ratio", "target", "met");
+    fprintf(f, "%-2s %-26s %-6s %9s %9s %9s %9s %8s %8s  %-24s %s\n", "#", "key",
+            "unit", "median", "p99", "base p50", "base p99", "ratio", "r(min)",
+            "target", "met");
     const cJSON *row;
     cJSON_ArrayForEach(row, cJSON_GetObjectItem(root, "rows")) {
         const cJSON *v = cJSON_GetObjectItem(row, "value");
         const cJSON *b = cJSON_GetObjectItem(row, "baseline");
         const cJSON *t = cJSON_GetObjectItem(row, "target");
         const cJSON *met = cJSON_GetObjectItem(row, "met");
-        char m[16], p[16], bm[16], bp[16], r[16];
+        char m[16], p[16], bm[16], bp[16], r[16], rm[16];
         fmt(m, sizeof m, num(v, "median"));
         fmt(p, sizeof p, num(v, "p99"));
         fmt(bm, sizeof bm, num(b, "median"));
         fmt(bp, sizeof bp, num(b, "p99"));
         fmt(r, sizeof r, num(row, "ratio"));
+        fmt(rm, sizeof rm, num(row, "ratio_min"));
         if (!cJSON_IsTrue(cJSON_GetObjectItem(row, "ok"))) {
             fprintf(f, "%-2.0f %-26s FAILED %s\n", num(row, "bench"), str(row, "key"),
                     str(row, "error"));
             continue;
         }
-        fprintf(f, "%-2.0f %-26s %-6s %9s %9s %9s %9s %8s  %-24s %s\n",
-                num(row, "bench"), str(row, "key"), str(row, "unit"), m, p, bm, bp, r,
+        fprintf(f, "%-2.0f %-26s %-6s %9s %9s %9s %9s %8s %8s  %-24s %s\n",
+                num(row, "bench"), str(row, "key"), str(row, "unit"), m, p, bm, bp, r, rm,
                 str(t, "text"),
                 cJSON_IsTrue(met) ? "yes" : cJSON_IsFalse(met) ? "NO" : "-");
     }
