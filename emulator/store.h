@@ -34,6 +34,9 @@ typedef struct emu_store emu_store;
  * NULL with a message in err. */
 emu_store *store_open(const char *path, char *err, size_t errlen);
 void store_close(emu_store *st);
+/* The connection's `PRAGMA synchronous` (0 OFF, 1 NORMAL, 2 FULL), or -1:
+ * for tests of the durability store_open promises. */
+int store_synchronous(emu_store *st);
 
 /* ---- meta ---- */
 emu_code store_meta_get_int(emu_store *st, const char *key, int64_t *out);

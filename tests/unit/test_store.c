@@ -229,6 +229,28 @@ static void test_reopen_file_keeps_rows(void)
     tmpdb_rm(&t);
 }
 
+/* A fresh file is made without fsyncs, but what follows is acknowledged
+ * under NORMAL, as is everything on a file that already existed. */
+static void test_fresh_file_then_normal_sync(void)
+{
+    tmpdb t;
+    CU_ASSERT_EQUAL_FATAL(tmpdb_make(&t), 0);
+    char err[256] = "";
+    emu_store *st = store_open(t.path, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(store_synchronous(st), 1);
+    CU_ASSERT_EQUAL(store_meta_set_int(st, "k", 5), EMU_OK);
+    store_close(st);
+    st = store_open(t.path, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(store_synchronous(st), 1);
+    int64_t v = 0;
+    CU_ASSERT_EQUAL(store_meta_get_int(st, "k", &v), EMU_OK);
+    CU_ASSERT_EQUAL(v, 5);
+    store_close(st);
+    tmpdb_rm(&t);
+}
+
 static void test_schema_version_mismatch(void)
 {
     tmpdb t;
@@ -1180,6 +1202,7 @@ int main(void)
         {"open/close, meta, schema version", test_open_close},
         {"open failure is reported", test_open_failure_reports},
         {"file database reopens with its rows", test_reopen_file_keeps_rows},
+        {"a fresh file, then NORMAL sync like a reopened one", test_fresh_file_then_normal_sync},
         {"other schema version refused", test_schema_version_mismatch},
         {"organizations", test_orgs},
         {"sandbox round trip and org scoping", test_sandbox_roundtrip_and_scoping},
