@@ -330,7 +330,12 @@ fail:
 static void set_body(CURL *h, const dt__request *rq, attempt *a)
 {
     int is_get = strcasecmp(rq->method, "GET") == 0;
+    /* Transfers move in 512 KiB pieces rather than curl's 16/64 KiB:
+     * a quarter of the system calls and callbacks per GiB (bench 8). */
+    if (rq->sink)
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (rq->read_fn) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_READDATA, a);
