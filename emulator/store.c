@@ -17,9 +17,24 @@
 
 #include "buf.h"
 
+/* Prepared statements are kept and reused (reset, not finalized): parsing
+ * the SQL was a third of the emulator's CPU on every request (bench 1).
+ * Keyed by the SQL text, so the few dynamic list queries are cached too,
+ * up to the cap; `busy` lets the same SQL be in use twice.  Only touched
+ * with `mu` held, as every statement is. */
+#define STMT_CACHE_MAX 64
+
+typedef struct {
+    char *sql;
+    sqlite3_stmt *s;
+    int busy;
+} stmt_slot;
+
 struct emu_store {
     sqlite3 *db;
     pthread_mutex_t mu;
+    stmt_slot cache[STMT_CACHE_MAX];
+    int ncache;
 };
 
 static const char *const schema_sql =
@@ -64,14 +79,40 @@ static int exec_sql(emu_store *st, const char *sql)
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* A statement ready to bind and step; give it back with stmt_done. */
 static sqlite3_stmt *prep(emu_store *st, const char *sql)
 {
+    for (int i = 0; i < st->ncache; i++)
+        if (!st->cache[i].busy && strcmp(st->cache[i].sql, sql) == 0) {
+            st->cache[i].busy = 1;
+            return st->cache[i].s;
+        }
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
+                           NULL) != SQLITE_OK) {
         sqlite3_finalize(s);
         return NULL;
     }
+    char *copy = st->ncache < STMT_CACHE_MAX ? strdup(sql) : NULL;
+    if (copy)
+        st->cache[st->ncache++] = (stmt_slot){copy, s, 1};
     return s;
+}
+
+/* Ends a statement's use: a cached one is reset (which also ends its read
+ * transaction) and its bindings cleared; any other is finalized. */
+static void stmt_done(emu_store *st, sqlite3_stmt *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < st->ncache; i++)
+        if (st->cache[i].s == s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            st->cache[i].busy = 0;
+            return;
+        }
+    sqlite3_finalize(s);
 }
 
 static int bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -103,13 +144,13 @@ static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t n)
     snprintf(dst, n, "%s", t ? t : "");
 }
 
-/* Runs a statement that returns no rows; finalizes it. */
-static emu_code run_done(sqlite3_stmt *s)
+/* Runs a statement that returns no rows; ends its use. */
+static emu_code run_done(emu_store *st, sqlite3_stmt *s)
 {
     if (!s)
         return EMU_EDB;
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     if (rc == SQLITE_CONSTRAINT)
         return EMU_ECONFLICT;
     return rc == SQLITE_DONE ? EMU_OK : EMU_EDB;
@@ -167,12 +208,12 @@ emu_store *store_open(const char *path, char *err, size_t errlen)
     int have = s && sqlite3_step(s) == SQLITE_ROW;
     if (have)
         ver = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     if (!have) {
         s = prep(st, "INSERT INTO meta(key,value) VALUES('schema_version',?)");
         if (s)
             sqlite3_bind_int64(s, 1, STORE_SCHEMA_VERSION);
-        if (run_done(s) != EMU_OK) {
+        if (run_done(st, s) != EMU_OK) {
             snprintf(err, errlen, "cannot write schema version");
             exec_sql(st, "ROLLBACK;");
             goto fail;
@@ -200,6 +241,10 @@ void store_close(emu_store *st)
 {
     if (!st)
         return;
+    for (int i = 0; i < st->ncache; i++) {
+        sqlite3_finalize(st->cache[i].s);
+        free(st->cache[i].sql);
+    }
     sqlite3_close(st->db);   /* NULL-safe; also closes a half-opened handle */
     pthread_mutex_destroy(&st->mu);
     free(st);
@@ -210,7 +255,7 @@ int store_synchronous(emu_store *st)
     pthread_mutex_lock(&st->mu);
     sqlite3_stmt *s = prep(st, "PRAGMA synchronous");
     int v = s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return v;
 }
@@ -232,7 +277,7 @@ emu_code store_meta_get_int(emu_store *st, const char *key, int64_t *out)
             rc = EMU_ENOTFOUND;
         }
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -246,7 +291,7 @@ emu_code store_meta_set_int(emu_store *st, const char *key, int64_t v)
         bind_text(s, 1, key);
         sqlite3_bind_int64(s, 2, v);
     }
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -261,7 +306,7 @@ int store_org_exists(emu_store *st, const char *org)
         int r = sqlite3_step(s);
         res = r == SQLITE_ROW ? 1 : (r == SQLITE_DONE ? 0 : -1);
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return res;
 }
@@ -275,7 +320,7 @@ emu_code store_org_ensure(emu_store *st, const char *org)
                                "VALUES(?, strftime('%s','now')*1000)");
     if (s)
         bind_text(s, 1, org);
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -296,7 +341,7 @@ cJSON *store_org_list(emu_store *st)
             ok = 0;
         }
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     if (!ok) {
         cJSON_Delete(a);
@@ -445,10 +490,10 @@ emu_code store_sandbox_insert(emu_store *st, emu_sandbox *sb)
                                "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
                                "?,?,?,?,?,?,?,?,?,?,?,?)");
     if (s && bind_sandbox(s, sb) != 0) {
-        sqlite3_finalize(s);
+        stmt_done(st, s);
         rc = EMU_ENOMEM;
     } else {
-        rc = run_done(s);
+        rc = run_done(st, s);
         if (rc == EMU_OK)
             sb->seq = sqlite3_last_insert_rowid(st->db);
     }
@@ -481,7 +526,7 @@ static emu_code get_locked(emu_store *st, const char *org, const char *key,
             rc = read_sandbox(s, out);
         else if (r != SQLITE_DONE)
             rc = EMU_EDB;
-        sqlite3_finalize(s);
+        stmt_done(st, s);
         if (rc != EMU_ENOTFOUND)
             return rc;
     }
@@ -508,11 +553,11 @@ static emu_code update_locked(emu_store *st, const emu_sandbox *sb)
     if (!s)
         return EMU_EDB;
     if (bind_sandbox(s, sb) != 0) {
-        sqlite3_finalize(s);
+        stmt_done(st, s);
         return EMU_ENOMEM;
     }
     bind_text(s, SB_NCOLS + 1, sb->id);
-    return run_done(s);
+    return run_done(st, s);
 }
 
 emu_code store_sandbox_modify(emu_store *st, const char *org,
@@ -768,7 +813,7 @@ static emu_code count_locked(emu_store *st, const store_list_query *q,
             rc = EMU_OK;
         }
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     buf_release(&sql);
     return rc;
 }
@@ -848,7 +893,7 @@ emu_code store_sandbox_list(emu_store *st, const store_list_query *q,
     }
     rc = total ? count_locked(st, q, total) : EMU_OK;
 cleanup:
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     buf_release(&sql);
     if (rc != EMU_OK) {
@@ -917,7 +962,7 @@ emu_code store_sandbox_due(emu_store *st, int kind, int64_t now,
     }
     rc = r == SQLITE_DONE ? EMU_OK : EMU_EDB;
 cleanup:
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     if (rc != EMU_OK) {
         free(ia);
@@ -952,7 +997,7 @@ int64_t store_next_event(emu_store *st, int64_t from)
         if (sqlite3_step(s) == SQLITE_ROW)
             ev = sqlite3_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return ev;
 }
@@ -965,7 +1010,7 @@ int64_t store_next_due(emu_store *st)
                                "WHERE transition_due > 0 AND state != 'destroyed'");
     if (s && sqlite3_step(s) == SQLITE_ROW)
         due = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return due;
 }
@@ -976,7 +1021,7 @@ emu_code store_sandbox_purge(emu_store *st, const char *id)
     sqlite3_stmt *s = prep(st, "DELETE FROM sandboxes WHERE id = ?");
     if (s)
         bind_text(s, 1, id);
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -995,7 +1040,7 @@ int64_t store_sandbox_count(emu_store *st, const char *org)
         if (sqlite3_step(s) == SQLITE_ROW)
             res = sqlite3_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return res;
 }
@@ -1023,7 +1068,7 @@ int64_t store_reset(emu_store *st, const char *org)
         sqlite3_stmt *s = prep(st, org ? one[k] : all[k]);
         if (s && org)
             bind_text(s, 1, org);
-        if (run_done(s) != EMU_OK) {
+        if (run_done(st, s) != EMU_OK) {
             exec_sql(st, "ROLLBACK;");
             goto cleanup;
         }
@@ -1054,7 +1099,7 @@ emu_code store_preview_token_add(emu_store *st, const char *token,
         sqlite3_bind_int(s, 3, port);
         sqlite3_bind_int64(s, 4, expires_at);
     }
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1079,7 +1124,7 @@ emu_code store_preview_token_get(emu_store *st, const char *token,
             rc = EMU_ENOTFOUND;
         }
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1095,7 +1140,7 @@ emu_code store_preview_token_delete(emu_store *st, const char *token,
         bind_text(s, 2, sandbox_id);
         sqlite3_bind_int(s, 3, port);
     }
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1106,7 +1151,7 @@ void store_preview_token_purge(emu_store *st, int64_t now)
     sqlite3_stmt *s = prep(st, "DELETE FROM preview_tokens WHERE expires_at <= ?");
     if (s)
         sqlite3_bind_int64(s, 1, now);
-    run_done(s);
+    run_done(st, s);
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -1161,7 +1206,7 @@ emu_code store_snapshot_insert(emu_store *st, const emu_snapshot *o)
         sqlite3_bind_int64(s, 12, o->updated_at);
         sqlite3_bind_int64(s, 13, o->last_used_at);
     }
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1191,7 +1236,7 @@ emu_code store_snapshot_get(emu_store *st, const char *org,
             rc = read_snapshot(s, out);
         else if (r != SQLITE_DONE)
             rc = EMU_EDB;
-        sqlite3_finalize(s);
+        stmt_done(st, s);
     }
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -1232,8 +1277,8 @@ emu_code store_snapshot_list(emu_store *st, const char *org, int64_t offset,
     }
     rc = EMU_OK;
 cleanup:
-    sqlite3_finalize(c);
-    sqlite3_finalize(s);
+    stmt_done(st, c);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     if (rc != EMU_OK) {
         for (size_t k = 0; k < cnt; k++)
@@ -1258,7 +1303,7 @@ static emu_code exec_org_id(emu_store *st, const char *sql, const char *a,
         bind_text(s, i++, org);
         bind_text(s, i++, id);
     }
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     if (rc == EMU_OK && sqlite3_changes(st->db) == 0)
         rc = EMU_ENOTFOUND;
     pthread_mutex_unlock(&st->mu);
@@ -1306,7 +1351,7 @@ emu_code store_volume_insert(emu_store *st, const emu_volume *v)
         sqlite3_bind_int64(s, 5, v->created_at);
         sqlite3_bind_int64(s, 6, v->updated_at);
     }
-    emu_code rc = run_done(s);
+    emu_code rc = run_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1330,7 +1375,7 @@ emu_code store_volume_get(emu_store *st, const char *org, const char *key,
             rc = EMU_ENOTFOUND;
         }
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1363,7 +1408,7 @@ emu_code store_volume_list(emu_store *st, const char *org, emu_volume **out,
     }
     rc = r == SQLITE_DONE ? EMU_OK : EMU_EDB;
 cleanup:
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     if (rc != EMU_OK) {
         free(rows);
@@ -1394,7 +1439,7 @@ int store_volume_in_use(emu_store *st, const char *org, const char *id)
         int r = sqlite3_step(s);
         res = r == SQLITE_ROW ? 1 : (r == SQLITE_DONE ? 0 : -1);
     }
-    sqlite3_finalize(s);
+    stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     return res;
 }

@@ -685,6 +685,51 @@ static void page_through(emu_store *st, const char *sort, int desc)
     sandbox_release(&last);
 }
 
+/* Prepared statements are cached by SQL text up to a cap: a label filter of
+ * n pairs and a state filter of m states are a different SQL text for each
+ * (n, m), so 20 x 4 shapes run more distinct queries than the cache holds;
+ * each, and each again with other values bound, must give the right rows. */
+static void test_statement_cache(void)
+{
+    emu_store *st = open_mem();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    enum { NL = 20 };
+    static const char *states[] = {"started", "stopped", "archived", "error"};
+    emu_sandbox sb;
+    char id[SB_ID_LEN], k[16], v[16];
+    make_id(id, 0xcace, 1);
+    make_sb(&sb, id, ORG1, "cached");
+    for (int i = 0; i < NL; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        cJSON_AddStringToObject(sb.labels, k, v);
+    }
+    CU_ASSERT_EQUAL_FATAL(store_sandbox_insert(st, &sb), EMU_OK);
+    sandbox_release(&sb);
+    for (int round = 0; round < 2; round++)
+        for (int n = 1; n <= NL; n++)
+            for (int m = 1; m <= 4; m++) {
+                cJSON *l = cJSON_CreateObject();
+                for (int i = 0; i < n; i++) {
+                    snprintf(k, sizeof k, "k%d", i);
+                    /* Round 1 binds a wrong value for the last pair. */
+                    snprintf(v, sizeof v, "v%d", round && i == n - 1 ? -1 : i);
+                    cJSON_AddStringToObject(l, k, v);
+                }
+                store_list_query q;
+                query_init(&q, ORG1);
+                q.labels = l;
+                q.states = states;
+                q.nstates = m;
+                CU_ASSERT_EQUAL(list_count(st, &q), round ? 0 : 1);
+                cJSON_Delete(l);
+            }
+    emu_sandbox got;
+    CU_ASSERT_EQUAL(store_sandbox_get(st, ORG1, "cached", 0, &got), EMU_OK);
+    sandbox_release(&got);
+    store_close(st);
+}
+
 static void test_list_cursor_paging(void)
 {
     emu_store *st = open_mem();
@@ -1209,6 +1254,7 @@ int main(void)
         {"unique (org, name)", test_sandbox_unique_name},
         {"modify commit, abort, conflict", test_sandbox_modify},
         {"list filters", test_list_filters},
+        {"statement cache past its cap, rebound values", test_statement_cache},
         {"sort keys", test_sort_keys},
         {"list keyset cursor paging", test_list_cursor_paging},
         {"list offset paging and total", test_list_offset_paging},
