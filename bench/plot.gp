@@ -12,7 +12,7 @@ set style fill solid 0.85 border -1
 set boxwidth 0.6
 set grid ytics
 set xtics rotate by 40 right noenhanced
-set key top left noenhanced
+set key top right noenhanced
 set logscale y
 
 set output outdir.'/ratios.png'
