@@ -282,6 +282,9 @@ static int run_all(bench_cfg *cfg)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     cJSON_AddStringToObject(root, "date", when);
     cJSON_AddItemToObject(root, "machine", machine_json());
+    const char *commit = getenv("BENCH_COMMIT");   /* set by bench/run.sh */
+    if (commit && *commit)
+        cJSON_AddStringToObject(root, "commit", commit);
     for (int b = 1; b <= 8; b++) {
         if (cfg->only && !(cfg->only & (1u << b)))
             continue;

@@ -69,6 +69,7 @@ mkdir -p "$outdir"
 json="$outdir/latest.json"
 
 echo "== running (smoke=$smoke)"
+BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) \
 "$build/bin/dt-bench" "${args[@]}" --bin-dir "$build/bin" --out "$json" \
   --prism "$prism" \
   --openapi "${BENCH_OPENAPI:-$root/../shared/reference/daytona-openapi/api-v0.190.0.yaml}" \

@@ -174,8 +174,9 @@ void bench_row(const row_spec *r)
                     ? samples_pct(r->value, 99) / samples_pct(r->baseline, 99)
                     : samples_median(r->value) / samples_median(r->baseline);
         cJSON_AddStringToObject(o, "ratio_of", r->ratio_p99 ? "p99" : "median");
-        /* On a shared machine the fastest runs of each side are the least
-         * disturbed: their ratio is shown beside the medians'. */
+        /* On a shared machine each side's extreme run (the fastest time,
+         * the slowest rate) is its least or most disturbed one: the ratio
+         * of the minimums is shown beside the medians'. */
         add_num(o, "ratio_min", samples_pct(r->value, 0) / samples_pct(r->baseline, 0));
     } else {
         cJSON_AddNullToObject(o, "baseline");
