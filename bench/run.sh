@@ -45,9 +45,12 @@ if command -v node >/dev/null 2>&1; then
   else
     if [ ! -x bench/node_modules/.bin/prism ]; then
       echo "== installing Prism (bench/package-lock.json)"
-      (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+      (cd bench && npm ci --no-audit --no-fund --loglevel=error) ||
+        echo "bench/run.sh: Prism could not be installed: no Prism baseline" >&2
     fi
-    prism="$root/bench/node_modules/.bin/prism"
+    if [ -x bench/node_modules/.bin/prism ]; then
+      prism="$root/bench/node_modules/.bin/prism"
+    fi
   fi
 else
   echo "bench/run.sh: node not found: no Prism or SDK baseline" >&2
@@ -55,9 +58,12 @@ fi
 sdk=""
 if command -v node >/dev/null 2>&1; then
   if [ ! -d tests/sdk-compat/node_modules/@daytonaio/sdk ]; then
-    (cd tests/sdk-compat && npm ci --no-audit --no-fund --loglevel=error)
+    (cd tests/sdk-compat && npm ci --no-audit --no-fund --loglevel=error) ||
+      echo "bench/run.sh: the SDK could not be installed: no SDK baseline" >&2
   fi
-  sdk="$root/tests/sdk-compat"
+  if [ -d tests/sdk-compat/node_modules/@daytonaio/sdk ]; then
+    sdk="$root/tests/sdk-compat"
+  fi
 fi
 
 if [ "$smoke" = 1 ]; then
