@@ -151,6 +151,10 @@ void dt__pool_drain(dt_client *c);
  * *out).  A 2xx body that is not JSON is DT_EPROTO. */
 dt_code dt__json(dt_client *c, const char *method, const char *url,
                  const cJSON *body, cJSON **out, dt_error *err);
+/* The same with a per-request timeout (as dt__request.timeout_ms). */
+dt_code dt__json_t(dt_client *c, const char *method, const char *url,
+                   const cJSON *body, long timeout_ms, cJSON **out,
+                   dt_error *err);
 
 /* ---- retry decisions (pure; unit-tested) ---- */
 

@@ -49,6 +49,13 @@ cJSON *dt__kv_object(const dt_kv *kv, size_t n)
 dt_code dt__json(dt_client *c, const char *method, const char *url,
                  const cJSON *body, cJSON **out, dt_error *err)
 {
+    return dt__json_t(c, method, url, body, 0, out, err);
+}
+
+dt_code dt__json_t(dt_client *c, const char *method, const char *url,
+                   const cJSON *body, long timeout_ms, cJSON **out,
+                   dt_error *err)
+{
     char *text = NULL;
     dt__response rs;
     dt__response_init(&rs);
@@ -63,6 +70,7 @@ dt_code dt__json(dt_client *c, const char *method, const char *url,
         .content_type = text ? "application/json" : NULL,
         .body = text,
         .body_len = text ? strlen(text) : 0,
+        .timeout_ms = timeout_ms,
     };
     rc = dt__perform(c, &rq, &rs, err);
     if (rc != DT_OK || !out)

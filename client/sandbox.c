@@ -82,40 +82,6 @@ static long request_budget(const dt_client *c, int64_t deadline)
     return left < c->request_timeout_ms ? (long)left : 0;
 }
 
-/* dt__json with a per-request timeout (0 = the client's). */
-static dt_code call_json(dt_client *c, const char *method, const char *url,
-                         const cJSON *body, long timeout_ms, cJSON **out,
-                         dt_error *err)
-{
-    char *text = NULL;
-    dt__response rs;
-    dt__response_init(&rs);
-    dt_code rc = DT_OK;
-    if (body && !(text = cJSON_PrintUnformatted(body))) {
-        rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-        goto cleanup;
-    }
-    dt__request rq = {
-        .method = method,
-        .url = url,
-        .content_type = text ? "application/json" : NULL,
-        .body = text,
-        .body_len = text ? strlen(text) : 0,
-        .timeout_ms = timeout_ms,
-    };
-    rc = dt__perform(c, &rq, &rs, err);
-    if (rc != DT_OK || !out)
-        goto cleanup;
-    *out = rs.body.len ? cJSON_ParseWithLength(rs.body.data, rs.body.len) : NULL;
-    if (rs.body.len && !*out)
-        rc = dt__fail(err, DT_EPROTO, rs.status, "%s %s: response is not JSON",
-                      method, url);
-cleanup:
-    dt__response_release(&rs);
-    cJSON_free(text);
-    return rc;
-}
-
 /* "<api>/sandbox/<id><suffix>" with the id percent-encoded. */
 static char *sandbox_url(const dt_client *c, const char *id, const char *suffix,
                          dt_code *rc)
@@ -703,7 +669,7 @@ dt_code dt_create(dt_client *c, const dt_create_params *p, dt_sandbox **out,
         rc = url ? dt__fail(err, DT_ENOMEM, 0, "out of memory") : url_fail(err, rc);
         goto cleanup;
     }
-    rc = call_json(c, "POST", url, body, request_budget(c, deadline), &j, err);
+    rc = dt__json_t(c, "POST", url, body, request_budget(c, deadline), &j, err);
     if (rc == DT_ETIMEOUT && deadline >= 0)
         rc = dt__fail(err, DT_ETIMEOUT, 0,
                       "The sandbox was not created and started within %ld ms "
@@ -957,7 +923,7 @@ static dt_code sandbox_call(dt_sandbox *sb, const char *method,
     char *url = sandbox_url(sb->client, dt_sandbox_id(sb), suffix, &rc);
     if (!url)
         return url_fail(err, rc);
-    rc = call_json(sb->client, method, url, body, timeout_ms, &j, err);
+    rc = dt__json_t(sb->client, method, url, body, timeout_ms, &j, err);
     free(url);
     if (rc != DT_OK)
         return rc;
