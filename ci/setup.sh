@@ -36,4 +36,8 @@ fi
 if [ -f tests/sdk-compat/package-lock.json ]; then
   (cd tests/sdk-compat && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# Spec conformance (tests/spec): Prism, pinned by tests/spec/package-lock.json.
+if [ -f tests/spec/package-lock.json ]; then
+  (cd tests/spec && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: done"

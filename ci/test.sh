@@ -23,6 +23,7 @@ ci/valgrind.sh build
 
 echo "== SDK compatibility (@daytonaio/sdk, pinned)"
 EMU_BIN="$PWD/build/bin/daytona-emu" tests/sdk-compat/run.sh
+echo "== spec conformance (Prism over the SDK and contract suites, tests/spec)"; EMU_BIN="$PWD/build/bin/daytona-emu" tests/spec/run.sh
 
 echo "== benchmarks, smoke run (each still runs; no timing is checked)"; bench/run.sh --smoke
 
