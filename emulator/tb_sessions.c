@@ -732,23 +732,30 @@ static int input(tb_ctx *t, session *s, const char *cid)
         struct timespec nap = {0, 20 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
-    if (fd < 0 || write_all_fd(fd, buf_str(&in), in.len) != 0) {
-        if (fd >= 0)
-            close(fd);
+    if (fd < 0) {
+        st = tb_error(t->r, 500, NULL, "failed to open input pipe");
+        goto cleanup;
+    }
+    if (echo) {
+        /* Echoed into stdout, as the daemon does unless suppressed.  The
+         * echo goes into the log before the input reaches the command: the
+         * daemon writes it just after, and a command that answers at once
+         * (read; echo) could otherwise log its answer before the echo. */
+        buf e;
+        char lp[PATH_MAX];
+        buf_init(&e, in.len + 4);
+        buf_adds(&e, OUT_MARK);
+        buf_add(&e, in.data, in.len);
+        cmd_path(lp, sizeof lp, s->id, cid, "output.log");
+        write_file(rootfd, lp, buf_str(&e), e.len, O_APPEND, -1);
+        buf_release(&e);
+    }
+    if (write_all_fd(fd, buf_str(&in), in.len) != 0) {
+        close(fd);
         st = tb_error(t->r, 500, NULL, "failed to open input pipe");
         goto cleanup;
     }
     close(fd);
-    if (echo) {
-        /* Echoed into stdout, as the daemon does unless suppressed. */
-        buf e;
-        buf_init(&e, in.len + 4);
-        buf_adds(&e, OUT_MARK);
-        buf_add(&e, in.data, in.len);
-        cmd_path(p, sizeof p, s->id, cid, "output.log");
-        write_file(rootfd, p, buf_str(&e), e.len, O_APPEND, -1);
-        buf_release(&e);
-    }
     st = emu_reply_empty(t->r, 204);
 cleanup:
     if (rootfd >= 0)
