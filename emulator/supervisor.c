@@ -105,8 +105,15 @@ static void exec_child(char **argv, char **envp, const int fds[3], int errpipe)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
+    /* Ignored signals stay ignored across execve, and ours are (SIGTERM,
+     * SIGINT, SIGPIPE here; SIGINT and SIGQUIT too when the emulator was
+     * started with `&` from a script).  Left so, a SIGTERM landing before
+     * the launcher installs its handler was lost (a session deleted right
+     * after its creation waited 5 s), and programs in sandboxes ignored
+     * Ctrl-C.  Everything starts at its default. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     execve(argv[0], argv, envp);
 fail:;
     int e = errno;

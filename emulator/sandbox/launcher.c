@@ -64,11 +64,18 @@ const char *__asan_default_options(void)
 
 static int status_fd = 3;
 static volatile sig_atomic_t got_term;
+/* The process the current wait is for.  SIGTERM kills it from the handler:
+ * a flag alone loses a SIGTERM that lands between the loop's look at
+ * got_term and its blocking waitpid (the wait would then last until the
+ * program ended by itself -- the emulator gave up after 5 s). */
+static volatile pid_t wait_target;
 
 static void on_term(int sig)
 {
     (void)sig;
     got_term = 1;
+    if (wait_target > 0)
+        kill(wait_target, SIGKILL);
 }
 
 /* Writes the whole line, retrying on EINTR and short writes. */
@@ -221,6 +228,9 @@ static int run_and_sweep(const launcher_opts *o, char **envp)
     }
     if (child == 0)
         exec_program(o, envp);
+    wait_target = child;
+    if (got_term)          /* arrived before wait_target was set */
+        kill(child, SIGKILL);
     int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : 0;
     int status = 0, have = 0, timed_out = 0;
     while (!have) {
@@ -486,16 +496,12 @@ static int run_namespaced(const launcher_opts *o, char **envp)
     }
     if (init == 0)
         _exit(ns_init(o, envp));
+    wait_target = init;    /* set before the loop first reads got_term */
     /* The launcher only waits: PID 1 writes the result.  On a deadline or
      * SIGTERM it kills PID 1, and the kernel kills the whole namespace. */
     int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms + 200 : 0;
     int st;
     for (;;) {
-        pid_t r = waitpid(init, &st, 0);
-        if (r == init)
-            return 0;
-        if (r < 0 && errno != EINTR)
-            return 1;
         if (got_term || (deadline && mono_ms() >= deadline)) {
             kill(init, SIGKILL);
             while (waitpid(init, &st, 0) < 0 && errno == EINTR)
@@ -503,6 +509,15 @@ static int run_namespaced(const launcher_opts *o, char **envp)
             put_status(got_term ? "signal 9\n" : "timeout\n");
             return 0;
         }
+        pid_t r = waitpid(init, &st, 0);
+        if (r == init) {
+            /* Killed by on_term before it could write its result. */
+            if (got_term && WIFSIGNALED(st))
+                put_status("signal 9\n");
+            return 0;
+        }
+        if (r < 0 && errno != EINTR)
+            return 1;
     }
 }
 

@@ -4,7 +4,9 @@
  * while another sandbox's command is running (the supervisor then holds
  * that command's descriptors).  Guards the supervisor's close-everything
  * step before it executes the launcher (close_range, with a loop for old
- * kernels).
+ * kernels).  Also that it ignores no signal: ignored dispositions survive
+ * execve, and the supervisor ignores SIGTERM and SIGINT (and an emulator
+ * started with `&` from a script has SIGINT and SIGQUIT ignored).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -74,6 +76,17 @@ static void check_level(int level)
     if (out && strcmp(out, "0\n1\n2\n") != 0)
         fprintf(stderr, "\n    %s: the command's descriptors: %s\n", LEVELS[level], out);
     CU_ASSERT(out && strcmp(out, "0\n1\n2\n") == 0);
+    http_resp_free(&r);
+    /* SigIgn of a program the command runs, in hex (not of the shell:
+     * bash reading its commands from a pipe ignores SIGQUIT itself). */
+    r = http_do(&e, "POST", path, "k", NULL,
+                "{\"command\":\"grep SigIgn /proc/self/status\"}", -1);
+    CU_ASSERT_EQUAL(r.status, 200);
+    out = resp_str(&r, "result");
+    CU_ASSERT_PTR_NOT_NULL(out);
+    if (out && strcmp(out, "SigIgn:\t0000000000000000\n") != 0)
+        fprintf(stderr, "\n    %s: the command ignores signals: %s\n", LEVELS[level], out);
+    CU_ASSERT(out && strcmp(out, "SigIgn:\t0000000000000000\n") == 0);
     http_resp_free(&r);
     pthread_join(t, NULL);
     CU_ASSERT_EQUAL(bg.status, 200);
