@@ -13,7 +13,7 @@ fail=0
 for t in "$dir"/tests/test_*; do
   name=$(basename "$t")
   case "$name" in
-    test_codec|test_rnd_time|test_ws|test_store|test_lifecycle|test_validation|test_http_parts|test_executor|test_multipart|test_sessions_demux|test_client_core|test_client_multipart)
+    test_codec|test_rnd_time|test_ws|test_store|test_lifecycle|test_validation|test_http_parts|test_executor|test_multipart|test_sessions_demux|test_client_core|test_client_multipart|test_sess_store)
       if ! "${vg[@]}" "$t" >/dev/null 2>"$dir/valgrind-$name.log"; then
         echo "valgrind: $name failed"; tail -40 "$dir/valgrind-$name.log"; fail=1
       else
@@ -23,7 +23,7 @@ for t in "$dir"/tests/test_*; do
 done
 # The client library under valgrind: libdaytona's integration programs run
 # in valgrind against the real (unwrapped) emulator.
-for name in test_client_retry test_client_sandbox test_client_process test_client_files test_testing_api; do
+for name in test_client_retry test_client_sandbox test_client_process test_client_files test_testing_api test_sess_manager; do
   [ -x "$dir/tests/$name" ] || continue
   if EMU_BIN="$dir/bin/daytona-emu" "${vg[@]}" "$dir/tests/$name" \
        >"$dir/valgrind-$name.log" 2>&1; then
@@ -32,6 +32,18 @@ for name in test_client_retry test_client_sandbox test_client_process test_clien
     echo "valgrind (client): $name failed"; tail -60 "$dir/valgrind-$name.log"; fail=1
   fi
 done
+# The session service under valgrind: test_service starts it through
+# SESS_WRAPPER and checks each graceful stop's exit status (99 = errors).
+if [ -x "$dir/tests/test_service" ]; then
+  if SESS_WRAPPER="valgrind --leak-check=full --error-exitcode=99 -q" \
+       EMU_BIN="$dir/bin/daytona-emu" SESS_BIN="$dir/bin/daytona-sessions" \
+       "$dir/tests/test_service" >"$dir/valgrind-test_service.log" 2>&1; then
+    echo "valgrind (sessions service): test_service ok"
+  else
+    echo "valgrind (sessions service): test_service failed"
+    tail -60 "$dir/valgrind-test_service.log"; fail=1
+  fi
+fi
 # The server under valgrind, driven by integration tests.
 wrapper="$dir/emu-under-valgrind.sh"
 cat > "$wrapper" <<W

@@ -80,6 +80,7 @@ static void free_fields(sess_manager *m)
         free(m->languages[i]);
     free(m->languages);
     free(m->snapshot);
+    free(m->image);
     for (size_t i = 0; i < m->n_labels; i++) {
         free((char *)m->labels[i].key);
         free((char *)m->labels[i].value);
@@ -137,14 +138,36 @@ static sess_code copy_labels(sess_manager *m, const sess_config *cfg,
     return SESS_OK;
 }
 
+/* Where sandboxes come from: Daytona takes a snapshot or an image, not
+ * both, and resources only with an image (for a snapshot they are a 400,
+ * which would fail every start; better to refuse the configuration). */
+static sess_code check_source(const sess_config *cfg, sess_error *err)
+{
+    int image = cfg->image && *cfg->image;
+    if (image && cfg->snapshot && *cfg->snapshot)
+        return sess__fail(err, SESS_EINVAL, "snapshot and image are mutually "
+                          "exclusive: a sandbox is made from one or the other");
+    if (!image && (cfg->cpu >= 0 || cfg->memory >= 0 || cfg->disk >= 0))
+        return sess__fail(err, SESS_EINVAL, "cpu, memory and disk require an "
+                          "image: Daytona accepts sandbox resources only for "
+                          "sandboxes built from an image");
+    return SESS_OK;
+}
+
 static sess_code copy_config(sess_manager *m, const sess_config *cfg,
                              sess_error *err)
 {
+    sess_code c = check_source(cfg, err);
+    if (c != SESS_OK)
+        return c;
     m->app = strdup(cfg->app && *cfg->app ? cfg->app : SESS_DEFAULT_APP);
-    m->snapshot = sess__strdup(cfg->snapshot);
-    m->ts_runner = strdup(cfg->typescript_runner && *cfg->typescript_runner
-                              ? cfg->typescript_runner : "npx ts-node");
-    if (!m->app || (cfg->snapshot && !m->snapshot) || !m->ts_runner)
+    m->snapshot = cfg->snapshot && *cfg->snapshot ? strdup(cfg->snapshot) : NULL;
+    m->image = cfg->image && *cfg->image ? strdup(cfg->image) : NULL;
+    m->ts_runner = cfg->typescript_runner && *cfg->typescript_runner
+                       ? strdup(cfg->typescript_runner) : NULL;
+    if (!m->app || (cfg->snapshot && *cfg->snapshot && !m->snapshot) ||
+        (cfg->image && *cfg->image && !m->image) ||
+        (cfg->typescript_runner && *cfg->typescript_runner && !m->ts_runner))
         return sess__fail(err, SESS_ENOMEM, "out of memory");
     m->auto_stop = cfg->auto_stop_minutes;
     m->auto_archive = cfg->auto_archive_minutes;
@@ -155,7 +178,7 @@ static sess_code copy_config(sess_manager *m, const sess_config *cfg,
     m->reap_grace_ms = cfg->reap_grace_ms < 0 ? SESS_DEFAULT_REAP_GRACE_MS
                                               : cfg->reap_grace_ms;
     m->sandbox_timeout_ms = cfg->sandbox_timeout_ms;
-    sess_code c = copy_languages(m, cfg, err);
+    c = copy_languages(m, cfg, err);
     if (c == SESS_OK)
         c = copy_labels(m, cfg, err);
     return c;
@@ -236,6 +259,7 @@ static sess_code create_sandbox(sess_manager *m, const char *user_id,
     dt_create_params_init(&p);
     p.language = language;
     p.snapshot = m->snapshot;
+    p.image = m->image;
     p.labels = labels;
     p.n_labels = n;
     p.auto_stop_interval = m->auto_stop;

@@ -23,13 +23,14 @@ struct sess_manager {
     char **languages;         /* lowercase */
     size_t n_languages;
     char *snapshot;
+    char *image;
     int auto_stop, auto_archive, auto_delete;
     int cpu, memory, disk;
     dt_kv *labels;            /* extra labels, owned copies */
     size_t n_labels;
     long reap_grace_ms;
     long sandbox_timeout_ms;
-    char *ts_runner;
+    char *ts_runner;          /* NULL = ts-node on PATH, else npx ts-node */
     sess_hook_fn hook;
     void *hook_ctx;
 };
@@ -48,5 +49,18 @@ dt_code sess__delete_sandbox(sess_manager *m, const char *sandbox_id,
 
 /* 1 for the states of a sandbox on its way out or gone. */
 int sess__state_gone(const char *state);
+
+/* Cancel tokens (cancel.c).  A run arms its token once its toolbox session
+ * exists, so a fire knows what to delete, and disarms it before that
+ * session is deleted by the run itself. */
+
+/* Points c at the toolbox session sid of sandbox sandbox_id (reached
+ * through client).  0, -1 when c is already fired (the run must stop),
+ * -2 when out of memory. */
+int sess__cancel_arm(sess_cancel *c, dt_client *client, const char *sandbox_id,
+                     const char *sid);
+/* Forgets the target (if any), waiting for a fire that is deleting it;
+ * returns 1 when c was fired. */
+int sess__cancel_disarm(sess_cancel *c);
 
 #endif

@@ -135,9 +135,13 @@ static sess_code call_failed(sess_manager *m, const sess_session *s,
     if (d == DT_ENOTFOUND)
         return gone(m, s, de, err);
     if (d == DT_ECANCELED)
-        return sess__fail(err, SESS_ECANCELED, "the output callback stopped "
-                          "the run");
+        return sess__fail(err, SESS_ECANCELED, "the run was stopped");
     return sess__dt_fail(err, SESS_EDAYTONA, de, what);
+}
+
+static sess_code canceled(sess_error *err)
+{
+    return sess__fail(err, SESS_ECANCELED, "the run was canceled");
 }
 
 static sess_code check_run_args(sess_manager *m, const char *user_id,
@@ -207,19 +211,29 @@ cleanup:
 typedef struct {
     sess_output_cb cb;
     void *ctx;
+    sess_cancel *cancel;    /* may be NULL */
 } bridge;
 
+/* A fired token also stops the run at its next output: no need to wait
+ * for the delete to end the stream. */
 static int on_stdout(void *ctx, const char *data, size_t len)
 {
     bridge *b = ctx;
-    return b->cb(b->ctx, SESS_STDOUT, data, len);
+    return sess_cancel_fired(b->cancel) || b->cb(b->ctx, SESS_STDOUT, data, len);
 }
 
 static int on_stderr(void *ctx, const char *data, size_t len)
 {
     bridge *b = ctx;
-    return b->cb(b->ctx, SESS_STDERR, data, len);
+    return sess_cancel_fired(b->cancel) || b->cb(b->ctx, SESS_STDERR, data, len);
 }
+
+/* The ts-node to run when none is configured: the sandbox's own on its
+ * PATH (daytona-emu puts its TypeScript runtime there, and its sandboxes
+ * have no network for npx to download one), else npx's (Daytona's images
+ * provide ts-node through npx).  It leaves the command in "$@". */
+#define TS_RUNNER_AUTO \
+    "if r=$(command -v ts-node); then set -- \"$r\"; else set -- npx ts-node; fi && "
 
 /* The shell command that runs code in `language`.  The code travels as
  * base64 inside single quotes, so no character of it is ever interpreted
@@ -243,7 +257,10 @@ static sess_code stream_command(sess_manager *m, const char *language,
               buf_adds(cmd, b64) || buf_adds(cmd, "' | base64 -d");
     if (ts)
         bad = bad || buf_adds(cmd, " > \"$d/code.ts\" && ") ||
-              buf_adds(cmd, tmo) || buf_adds(cmd, m->ts_runner) ||
+              buf_adds(cmd, m->ts_runner ? "" : TS_RUNNER_AUTO) ||
+              buf_adds(cmd, "npm_config_loglevel=error ") ||
+              buf_adds(cmd, tmo) ||
+              buf_adds(cmd, m->ts_runner ? m->ts_runner : "\"$@\"") ||
               buf_adds(cmd, " -T --ignore-diagnostics 5107 -O "
                             "'{\"module\":\"CommonJS\"}' \"$d/code.ts\"; "
                             "c=$?; rm -rf \"$d\"; exit $c)");
@@ -278,7 +295,9 @@ static dt_code wait_exit(sess_manager *m, dt_sandbox *sb, const char *sid,
 }
 
 /* In toolbox session sid (already created): starts the command, follows
- * its output, and collects the exit code. */
+ * its output, and collects the exit code.  A fired token deletes the
+ * session under our feet: then any step may fail (or the stream end early)
+ * and the caller reports the cancel instead. */
 static dt_code exec_follow(sess_manager *m, dt_sandbox *sb, const char *sid,
                            const char *command, bridge *br, int *exit_code,
                            dt_error *de)
@@ -286,6 +305,8 @@ static dt_code exec_follow(sess_manager *m, dt_sandbox *sb, const char *sid,
     dt_session_exec_opts o = {0};
     dt_session_exec_result r = {0};
     o.run_async = 1;
+    if (sess_cancel_fired(br->cancel))
+        return set_dt(de, DT_ECANCELED, "canceled");
     dt_code d = dt_session_exec(sb, sid, command, &o, &r, de);
     if (d == DT_OK)
         d = dt_session_logs_stream(sb, sid, r.cmd_id, on_stdout, on_stderr,
@@ -318,10 +339,22 @@ static sess_code stream_in(sess_manager *m, dt_sandbox *sb,
     snprintf(sid, sizeof sid, "sess-run-%s", uuid);
     dt_code d = dt_session_create(sb, sid, &de);
     if (d == DT_OK) {
-        d = exec_follow(m, sb, sid, buf_str(&cmd), br, exit_code, &de);
+        int armed = br->cancel ? sess__cancel_arm(br->cancel, m->client,
+                                                  dt_sandbox_id(sb), sid) : 0;
+        if (armed == 0)
+            d = exec_follow(m, sb, sid, buf_str(&cmd), br, exit_code, &de);
+        else
+            d = set_dt(&de, armed == -1 ? DT_ECANCELED : DT_ENOMEM, "%s",
+                       armed == -1 ? "canceled" : "out of memory");
+        /* A run that got its exit code stands even if the token fired
+         * meanwhile; anything else after a fire is the cancel's doing. */
+        if (br->cancel && sess__cancel_disarm(br->cancel) && d != DT_OK)
+            d = DT_ECANCELED;
         dt_session_delete(sb, sid, NULL);
     }
-    if (d != DT_OK)
+    if (d == DT_ECANCELED && sess_cancel_fired(br->cancel))
+        c = canceled(err);
+    else if (d != DT_OK)
         c = call_failed(m, s, d, &de, err, "streaming the run");
 cleanup:
     buf_release(&cmd);
@@ -332,18 +365,36 @@ sess_code sess_run_stream(sess_manager *m, const char *user_id,
                           const char *code, int timeout_s, sess_output_cb cb,
                           void *ctx, sess_run_result *out, sess_error *err)
 {
+    sess_stream_opts o = {timeout_s, NULL};
+    return sess_run_stream_opts(m, user_id, code, &o, cb, ctx, out, err);
+}
+
+sess_code sess_run_stream_opts(sess_manager *m, const char *user_id,
+                               const char *code, const sess_stream_opts *opts,
+                               sess_output_cb cb, void *ctx,
+                               sess_run_result *out, sess_error *err)
+{
+    static const sess_stream_opts defaults = {0, NULL};
     sess_session s = {0};
     dt_sandbox *sb = NULL;
-    bridge br = {cb, ctx};
+    if (!opts)
+        opts = &defaults;
+    bridge br = {cb, ctx, opts->cancel};
     int exit_code = -1;
-    sess_code c = check_run_args(m, user_id, code, timeout_s, err);
+    sess_code c = check_run_args(m, user_id, code, opts->timeout_s, err);
     if (c == SESS_OK && (!cb || !out))
         c = sess__fail(err, SESS_EINVAL, "a callback and a result are required");
+    if (c == SESS_OK && sess_cancel_fired(br.cancel))
+        c = canceled(err);
     if (c == SESS_OK)
         c = restore(m, user_id, &s, &sb, err);
     if (c != SESS_OK)
         return c;
-    c = stream_in(m, sb, &s, code, timeout_s, &br, &exit_code, err);
+    /* Restoring may have taken a sandbox start: look again. */
+    if (sess_cancel_fired(br.cancel))
+        c = canceled(err);
+    else
+        c = stream_in(m, sb, &s, code, opts->timeout_s, &br, &exit_code, err);
     if (c == SESS_OK)
         c = finish_run(m, &s, exit_code, NULL, 0, out, err);
     dt_sandbox_free(sb);

@@ -68,7 +68,8 @@ typedef enum {
     SESS_EGONE = 10,        /* the session's sandbox no longer exists; the
                                session has been closed */
     SESS_EUNAUTHORIZED = 11,/* token unknown or revoked */
-    SESS_ECANCELED = 12,    /* an output callback asked to stop */
+    SESS_ECANCELED = 12,    /* an output callback or a sess_cancel
+                               stopped a streamed run */
     SESS_ESYSTEM = 13       /* the system failed us (getrandom, threads) */
 } sess_code;
 
@@ -205,10 +206,19 @@ typedef struct {
     const char *const *languages;    /* NULL = python, typescript, javascript */
     size_t n_languages;
     const char *snapshot;            /* NULL = Daytona's default */
+    const char *image;               /* a base image instead of a snapshot
+                                        (e.g. "python:3.12", built by
+                                        Daytona); NULL = none.  Setting both
+                                        snapshot and image is SESS_EINVAL. */
     int auto_stop_minutes;           /* -1 = Daytona's default (15) */
     int auto_archive_minutes;        /* -1 = default */
     int auto_delete_minutes;         /* -1 = never */
-    int cpu, memory, disk;           /* cores, GiB, GiB; -1 = default */
+    int cpu, memory, disk;           /* cores, GiB, GiB; -1 = default.
+                                        Daytona takes resources only for a
+                                        sandbox built from an image: any of
+                                        them without `image` is SESS_EINVAL
+                                        (with a snapshot they would make
+                                        every start fail with a 400). */
     const dt_kv *labels;             /* extra labels (ours win a clash) */
     size_t n_labels;
     long reap_grace_ms;              /* how old an unrecorded sandbox must be
@@ -217,7 +227,11 @@ typedef struct {
                                         SESS_DEFAULT_REAP_GRACE_MS */
     long sandbox_timeout_ms;         /* create / start waits; 0 = 60000 */
     const char *typescript_runner;   /* streamed TypeScript runs: the ts-node
-                                        command; NULL = "npx ts-node" */
+                                        command, run by the sandbox's shell;
+                                        NULL = `ts-node` when the sandbox
+                                        has it on its PATH (daytona-emu),
+                                        else `npx ts-node` (Daytona's
+                                        images) */
 } sess_config;
 
 /* Defaults: everything NULL, numbers -1, sandbox_timeout_ms 0. */
@@ -284,10 +298,45 @@ typedef int (*sess_output_cb)(void *ctx, sess_stream stream, const char *data,
 /* As sess_run, but output reaches cb chunk by chunk while the code runs
  * (a toolbox session: the interpreter started asynchronously, its logs
  * followed over WebSocket).  timeout_s > 0 kills the program after that
- * many seconds (exit code 124).  The callback runs on the calling thread. */
+ * many seconds (exit code 124).  The callback runs on the calling thread.
+ * Same as sess_run_stream_opts with opts {timeout_s, no cancel}. */
 sess_code sess_run_stream(sess_manager *m, const char *user_id,
                           const char *code, int timeout_s, sess_output_cb cb,
                           void *ctx, sess_run_result *out, sess_error *err);
+
+/* A cancel token: stops a streamed run from another thread, also a run
+ * whose program prints nothing (so its callback never gets the chance).
+ * Firing deletes the run's toolbox session -- with a sandbox handle of its
+ * own, on the firing thread -- which kills the program and ends the log
+ * stream the run is blocked on; the run then fails with SESS_ECANCELED.
+ * A token fired before or between the run's steps (restoring the sandbox,
+ * creating the toolbox session) stops it at the next step.  Once fired a
+ * token stays fired; use a new one per run.  One run at a time per token. */
+typedef struct sess_cancel sess_cancel;
+
+sess_code sess_cancel_new(sess_cancel **out, sess_error *err);
+/* Any thread, any number of times (only the first one acts).  Returns once
+ * the run's toolbox session has been deleted (a Daytona call or two), or at
+ * once when no run is inside its toolbox session. */
+void sess_cancel_fire(sess_cancel *c);
+/* 1 once fired. */
+int sess_cancel_fired(sess_cancel *c);
+/* NULL is a no-op.  Not while a run or a fire is using the token. */
+void sess_cancel_free(sess_cancel *c);
+
+typedef struct {
+    int timeout_s;          /* as sess_run_stream's; 0 = none */
+    sess_cancel *cancel;    /* NULL = only the callback can stop the run */
+} sess_stream_opts;
+
+/* sess_run_stream with options (opts NULL = all defaults).  When opts->
+ * cancel fires, the call returns SESS_ECANCELED promptly, the program is
+ * killed and its toolbox session is gone; after the call returns, the
+ * token no longer touches the manager's client. */
+sess_code sess_run_stream_opts(sess_manager *m, const char *user_id,
+                               const char *code, const sess_stream_opts *opts,
+                               sess_output_cb cb, void *ctx,
+                               sess_run_result *out, sess_error *err);
 
 /* Closes the user's active session (reason "closed") and deletes its
  * sandbox.  *out (may be NULL): the closed session.  SESS_ENOTFOUND when

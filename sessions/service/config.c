@@ -22,7 +22,7 @@
 enum {
     O_PORT = 1000, O_PORT_FILE, O_HOST, O_DB, O_REAP_INTERVAL, O_REAP_GRACE,
     O_LANGUAGES, O_AUTO_STOP, O_AUTO_ARCHIVE, O_AUTO_DELETE, O_CPU, O_MEMORY,
-    O_DISK, O_LABEL, O_SNAPSHOT, O_APP, O_SANDBOX_TIMEOUT, O_TS_RUNNER,
+    O_DISK, O_LABEL, O_SNAPSHOT, O_IMAGE, O_APP, O_SANDBOX_TIMEOUT, O_TS_RUNNER,
     O_LOG_LEVEL, O_FORMAT, O_CORS, O_USER, O_ACTIVE, O_LIMIT, O_HELP, O_VERSION
 };
 
@@ -49,6 +49,7 @@ static const opt_row OPTS[] = {
     {O_DISK, "disk", 1, "DAYTONA_SESSIONS_DISK"},
     {O_LABEL, "label", 1, "DAYTONA_SESSIONS_LABELS"},
     {O_SNAPSHOT, "snapshot", 1, "DAYTONA_SESSIONS_SNAPSHOT"},
+    {O_IMAGE, "image", 1, "DAYTONA_SESSIONS_IMAGE"},
     {O_APP, "app", 1, "DAYTONA_SESSIONS_APP"},
     {O_SANDBOX_TIMEOUT, "sandbox-timeout", 1, "DAYTONA_SESSIONS_SANDBOX_TIMEOUT"},
     {O_TS_RUNNER, "ts-runner", 1, "DAYTONA_SESSIONS_TS_RUNNER"},
@@ -98,14 +99,19 @@ void svc_usage(FILE *f)
 "  --auto-stop MIN        sandbox auto-stop interval, 0 = never [..._AUTO_STOP]\n"
 "  --auto-archive MIN     sandbox auto-archive interval [..._AUTO_ARCHIVE]\n"
 "  --auto-delete MIN      sandbox auto-delete interval [..._AUTO_DELETE]\n"
-"  --cpu N --memory G --disk G   sandbox resources [..._CPU, _MEMORY, _DISK]\n"
+"  --cpu N --memory G --disk G   sandbox resources; need --image\n"
+"                         [..._CPU, _MEMORY, _DISK]\n"
 "  --label K=V            extra sandbox label, repeatable [..._LABELS=K=V,...]\n"
 "  --snapshot NAME        sandbox snapshot [..._SNAPSHOT]\n"
+"  --image IMAGE          build sandboxes from this base image instead of a\n"
+"                         snapshot (e.g. python:3.12) [..._IMAGE]\n"
 "  --app NAME             this deployment's name on its sandboxes' labels\n"
 "                         (default daytona-sessions) [..._APP]\n"
 "  --sandbox-timeout S    wait for sandbox create/start (default 60)\n"
 "                         [..._SANDBOX_TIMEOUT]\n"
 "  --ts-runner CMD        ts-node command for streamed TypeScript runs\n"
+"                         (default: ts-node on the sandbox's PATH, else\n"
+"                         npx ts-node)\n"
 "                         [..._TS_RUNNER]\n"
 "  --log-level LEVEL      error, warn, info or debug (default info)\n"
 "                         [..._LOG_LEVEL]\n"
@@ -233,6 +239,7 @@ static int set_opt(svc_config *cfg, int id, const char *v, int from_env)
     case O_CORS: cfg->cors_origin = *v ? v : NULL; return 0;
     case O_DB: cfg->db_path = v; return *v ? 0 : -1;
     case O_SNAPSHOT: cfg->snapshot = v; return 0;
+    case O_IMAGE: cfg->image = v; return 0;
     case O_APP: cfg->app = v; return *v ? 0 : -1;
     case O_TS_RUNNER: cfg->ts_runner = v; return 0;
     case O_USER: cfg->user = v; return *v ? 0 : -1;
@@ -349,6 +356,7 @@ void svc_sess_config(const svc_config *cfg, sess_config *out)
         out->n_languages = cfg->n_languages;
     }
     out->snapshot = cfg->snapshot && *cfg->snapshot ? cfg->snapshot : NULL;
+    out->image = cfg->image && *cfg->image ? cfg->image : NULL;
     out->auto_stop_minutes = cfg->auto_stop;
     out->auto_archive_minutes = cfg->auto_archive;
     out->auto_delete_minutes = cfg->auto_delete;

@@ -123,6 +123,13 @@ const char *svc_query(svc_req *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+int svc_conn_fd(svc_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? (int)ci->connect_fd : -1;
+}
+
 /* ---------- routing and authentication ---------- */
 
 /* The route for method + path: 0 with *out set, else the status already

@@ -10,10 +10,13 @@
  *
  * Shutdown order: the reaper (it finishes a pass in progress), then the
  * streams are told to end (their readers would otherwise hold connection
- * threads that MHD_stop_daemon joins), then the daemon (requests in flight
- * finish), then the streams' producer threads are waited for -- bounded:
- * a program that prints nothing is only stopped at its next output, so
- * after STREAM_WAIT_MS the process leaves without freeing what they use.
+ * threads that MHD_stop_daemon joins) and their runs are cancelled (the
+ * toolbox sessions deleted, so even silent programs stop at once), and
+ * their last event is let out (stopping the daemon shuts connections down
+ * with whatever is unsent), then the daemon (requests in flight finish), then the streams' producer
+ * threads are waited for -- bounded: should a cancel fail (Daytona
+ * unreachable), after STREAM_WAIT_MS the process leaves without freeing
+ * what they use.
  *
  * Test hook: DAYTONA_SESSIONS_TEST_CRASH_AT=after-create|after-record|
  * after-close makes the service kill itself with SIGKILL at that point of
@@ -30,6 +33,8 @@
 #include "svc.h"
 
 #define STREAM_WAIT_MS 10000
+/* How long a shutdown lets streamed replies send their last event. */
+#define DRAIN_MS 2000
 
 int svc_open(svc_app *app, const svc_config *cfg, int with_manager)
 {
@@ -166,6 +171,7 @@ static int stop_serving(svc_app *app)
     svc_reaper_stop(app->reaper);
     app->reaper = NULL;
     svc_streams_shutdown(app->streams);
+    svc_streams_drain(app->streams, DRAIN_MS);
     svc_http_stop(app->http);
     app->http = NULL;
     if (!svc_streams_wait(app->streams, STREAM_WAIT_MS)) {
@@ -178,17 +184,24 @@ static int stop_serving(svc_app *app)
     return 1;
 }
 
-/* Daytona takes cpu/memory/disk only for a sandbox built from an image;
- * with a snapshot (how the session library creates them) every create
- * would fail with a 400.  Better to say so now than to 502 every start. */
+/* Daytona takes cpu/memory/disk only for a sandbox built from an image,
+ * and a snapshot or an image, not both; anything else would fail every
+ * create with a 400.  Better to say so now (exit 2, a usage error) than to
+ * 502 every start.  (The library refuses the same, in words less about
+ * flags.) */
 static int check_resources(const svc_config *cfg)
 {
-    if (cfg->cpu < 0 && cfg->memory < 0 && cfg->disk < 0)
+    int image = cfg->image && *cfg->image;
+    if (image && cfg->snapshot && *cfg->snapshot) {
+        fprintf(stderr, SVC_NAME ": --snapshot and --image are mutually "
+                "exclusive: sandboxes are made from one or the other\n");
+        return -1;
+    }
+    if (image || (cfg->cpu < 0 && cfg->memory < 0 && cfg->disk < 0))
         return 0;
-    fprintf(stderr, SVC_NAME ": --cpu/--memory/--disk: Daytona accepts sandbox "
-            "resources only for sandboxes built from an image, and the session "
-            "library creates them from a snapshot; leave them unset (the "
-            "snapshot's resources apply)\n");
+    fprintf(stderr, SVC_NAME ": --cpu/--memory/--disk require --image: Daytona "
+            "accepts sandbox resources only for sandboxes built from an image "
+            "(with a snapshot, the snapshot's resources apply)\n");
     return -1;
 }
 

@@ -14,20 +14,27 @@
  * client slows the run's log reading rather than growing memory.
  *
  * Ending: whichever side goes first tells the other.  The reader side ends
- * when the request completes (the client went away, or the reply was sent);
- * the producer then asks the library to stop at the next chunk (the output
- * callback returns non-zero).  The object is freed by the last of the two
- * (refs).  Shutdown: svc_streams_shutdown closes every stream (the readers
- * send an `error` event and end, so MHD can stop) and svc_streams_wait
- * waits for the producers.
+ * when the request completes (the reply was sent, or the client went away);
+ * it then fires the run's cancel token, which deletes the run's toolbox
+ * session: the program is killed and the library returns at once, even for
+ * a program that prints nothing (its output callback, the other way to
+ * stop, would never run).  A client that goes away while there is nothing
+ * to send is noticed by watching the socket: MHD only finds out when a
+ * write fails, and it writes only when we hand it something.  The object
+ * is freed by the last of the two (refs).  Shutdown: svc_streams_shutdown
+ * closes every stream (the readers send an `error` event and end, so MHD
+ * can stop) and fires every token; svc_streams_wait waits for the
+ * producers.
  *
  * A chunk may end inside a UTF-8 sequence; the incomplete tail is carried
  * to the next chunk of the same stream rather than turned into U+FFFD.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "buf.h"
@@ -38,6 +45,8 @@
 #define HIGH_WATER (256u * 1024)
 #define MAX_PENDING (64u * 1024 * 1024)
 #define KEEPALIVE_MS 15000
+/* How often a silent stream looks whether its client is still there. */
+#define CLIENT_CHECK_MS 250
 
 struct svc_streams {
     pthread_mutex_t mu;
@@ -57,6 +66,9 @@ typedef struct run_stream {
     int reader_gone;        /* the request ended: stop the run */
     int shutdown;           /* the service is stopping */
     int refs;               /* producer + reader */
+    int fd;                 /* the client's socket, -1 = unknown */
+    int64_t last_sent;      /* mono ms the reader last handed bytes */
+    sess_cancel *cancel;    /* stops the run (any thread) */
     /* the run (read only by the producer) */
     sess_manager *mgr;
     char *user;
@@ -115,7 +127,45 @@ void svc_streams_shutdown(svc_streams *s)
         pthread_cond_broadcast(&st->cv);
         pthread_mutex_unlock(&st->mu);
     }
+    /* Cancelled after every reader was woken (they need not wait for the
+     * Daytona calls).  s->mu keeps each stream registered, hence alive,
+     * while its token fires; a producer that finishes meanwhile waits for
+     * s->mu only to unregister. */
+    for (run_stream *st = s->head; st; st = st->next)
+        sess_cancel_fire(st->cancel);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* 1 when no registered stream still has a reader (s->mu held). */
+static int readers_done(svc_streams *s)
+{
+    int done = 1;
+    for (run_stream *st = s->head; st && done; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        done = st->reader_gone;
+        pthread_mutex_unlock(&st->mu);
+    }
+    return done;
+}
+
+int svc_streams_drain(svc_streams *s, long timeout_ms)
+{
+    if (!s)
+        return 1;
+    /* Polled: readers end on MHD's threads, which have no reason to signal
+     * the registry otherwise, and this runs once, at shutdown. */
+    int64_t end = time_mono_ms() + timeout_ms;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        int done = readers_done(s);
+        pthread_mutex_unlock(&s->mu);
+        if (done)
+            return 1;
+        if (time_mono_ms() >= end)
+            return 0;
+        struct timespec nap = {0, 10 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
 }
 
 int svc_streams_wait(svc_streams *s, long timeout_ms)
@@ -146,6 +196,7 @@ void svc_streams_free(svc_streams *s)
 static void stream_destroy(run_stream *st)
 {
     buf_release(&st->out);
+    sess_cancel_free(st->cancel);
     free(st->user);
     free(st->code);
     pthread_cond_destroy(&st->cv);
@@ -186,13 +237,16 @@ static run_stream *stream_new(svc_req *r, const char *code, int timeout_s,
     buf_init(&st->out, MAX_PENDING);
     st->reg = reg;
     st->refs = 2;
+    st->fd = svc_conn_fd(r);
+    st->last_sent = time_mono_ms();
     st->mgr = r->app->mgr;
     st->timeout_s = timeout_s;
     st->user = strdup(r->user);
     st->code = strdup(code);
+    int ok = st->user && st->code && sess_cancel_new(&st->cancel, NULL) == SESS_OK;
     pthread_mutex_lock(&reg->mu);
     *stopping = reg->stopping;
-    if (st->user && st->code && !*stopping) {
+    if (ok && !*stopping) {
         st->next = reg->head;
         if (reg->head)
             reg->head->pprev = &st->next;
@@ -315,6 +369,8 @@ static int final_event(buf *b, sess_code c, const sess_run_result *res,
     return event_text(b, "exit", o);
 }
 
+static void close_for_shutdown(run_stream *st);
+
 static void *producer(void *arg)
 {
     run_stream *st = arg;
@@ -322,8 +378,9 @@ static void *producer(void *arg)
     sess_error e;
     buf ev;
     buf_init(&ev, MAX_PENDING);
-    sess_code c = sess_run_stream(st->mgr, st->user, st->code, st->timeout_s,
-                                  on_output, st, &res, &e);
+    sess_stream_opts o = {st->timeout_s, st->cancel};
+    sess_code c = sess_run_stream_opts(st->mgr, st->user, st->code, &o,
+                                       on_output, st, &res, &e);
     /* Tails that never completed a character are shown as they are. */
     for (int k = 0; k < 2 && c == SESS_OK; k++)
         if (st->ncarry[k] &&
@@ -333,7 +390,11 @@ static void *producer(void *arg)
     if (final_event(&ev, c, &res, &e) != 0)
         buf_reset(&ev);
     pthread_mutex_lock(&st->mu);
-    if (!st->closed && !st->reader_gone && !st->shutdown)
+    /* A shutdown cancelled the run: its reader may not have woken yet to
+     * say so, and must not find a stream closed without the reason. */
+    if (!st->closed && !st->reader_gone && st->shutdown)
+        close_for_shutdown(st);
+    if (!st->closed && !st->reader_gone)
         buf_add(&st->out, ev.data, ev.len);
     st->closed = 1;
     pthread_cond_broadcast(&st->cv);
@@ -361,53 +422,88 @@ static void close_for_shutdown(run_stream *st)
     pthread_cond_broadcast(&st->cv);
 }
 
+/* 1 when the peer has closed (or reset) the connection.  The request's
+ * body has been read in full, so anything readable now is the end of the
+ * stream (or a pipelined request, which is no reason to stop). */
+static int client_gone(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (fd < 0 || poll(&p, 1, 0) <= 0)
+        return 0;
+    if (p.revents & (POLLHUP | POLLERR))
+        return 1;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                      errno != EINTR);
+}
+
+/* Hands up to max bytes of out to MHD (mu held). */
+static long hand_out(run_stream *st, char *out, size_t max)
+{
+    size_t avail = st->out.len - st->off;
+    size_t n = avail < max ? avail : max;
+    memcpy(out, st->out.data + st->off, n);
+    st->off += n;
+    if (st->off == st->out.len) {
+        buf_reset(&st->out);
+        st->off = 0;
+    }
+    st->last_sent = time_mono_ms();
+    pthread_cond_broadcast(&st->cv);   /* room for the producer */
+    return (long)n;
+}
+
 static long sse_produce(void *ctx, char *out, size_t max)
 {
     run_stream *st = ctx;
+    long n = 0;
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        size_t avail = st->out.len - st->off;
-        if (avail) {
-            size_t n = avail < max ? avail : max;
-            memcpy(out, st->out.data + st->off, n);
-            st->off += n;
-            if (st->off == st->out.len) {
-                buf_reset(&st->out);
-                st->off = 0;
-            }
-            pthread_cond_broadcast(&st->cv);   /* room for the producer */
-            pthread_mutex_unlock(&st->mu);
-            return (long)n;
+        if (st->out.len > st->off) {
+            n = hand_out(st, out, max);
+            break;
         }
-        if (st->closed) {
-            pthread_mutex_unlock(&st->mu);
-            return 0;
-        }
+        if (st->closed)
+            break;                      /* n = 0: the end */
         if (st->shutdown) {
             close_for_shutdown(st);
             continue;
         }
+        struct timespec dl = deadline_in(CLIENT_CHECK_MS);
+        if (pthread_cond_timedwait(&st->cv, &st->mu, &dl) != ETIMEDOUT ||
+            st->out.len > st->off || st->closed || st->shutdown)
+            continue;
+        if (client_gone(st->fd)) {
+            n = -1;                     /* MHD ends the request: released */
+            break;
+        }
         /* A comment now and then keeps proxies from timing the stream
-         * out and finds a client that has gone. */
-        struct timespec dl = deadline_in(KEEPALIVE_MS);
-        if (pthread_cond_timedwait(&st->cv, &st->mu, &dl) == ETIMEDOUT &&
-            st->out.len == st->off && !st->closed && !st->shutdown &&
+         * out. */
+        if (time_mono_ms() - st->last_sent >= KEEPALIVE_MS &&
             max >= sizeof KEEPALIVE - 1) {
-            pthread_mutex_unlock(&st->mu);
+            st->last_sent = time_mono_ms();
             memcpy(out, KEEPALIVE, sizeof KEEPALIVE - 1);
-            return (long)(sizeof KEEPALIVE - 1);
+            n = (long)(sizeof KEEPALIVE - 1);
+            break;
         }
     }
+    pthread_mutex_unlock(&st->mu);
+    return n;
 }
 
-/* The request is over: the run is asked to stop, the reference dropped. */
+/* The request is over (reply sent, or the client gone): the run is
+ * cancelled if it is still going, the reference dropped. */
 static void reader_release(void *ctx)
 {
     run_stream *st = ctx;
     pthread_mutex_lock(&st->mu);
     st->reader_gone = 1;
+    int running = !st->closed;
     pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
+    if (running)
+        sess_cancel_fire(st->cancel);
     stream_unref(st);
 }
 

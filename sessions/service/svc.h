@@ -71,13 +71,14 @@ typedef struct {
     /* sandbox defaults and the manager's settings */
     const char *app;
     const char *snapshot;
+    const char *image;              /* a base image instead of a snapshot */
     const char *ts_runner;
     const char *languages[SVC_MAX_LANGUAGES];
     size_t n_languages;             /* 0 = the library's default set */
     dt_kv labels[SVC_MAX_LABELS];
     size_t n_labels;
     int auto_stop, auto_archive, auto_delete;   /* minutes, -1 = default */
-    int cpu, memory, disk;                      /* -1 = default */
+    int cpu, memory, disk;                      /* -1 = default; need image */
     long sandbox_timeout_s;         /* 0 = the library's default */
     /* output of the operator commands */
     int json;
@@ -173,6 +174,9 @@ void svc_http_stop(svc_http *h);
 
 /* A query parameter, or NULL. */
 const char *svc_query(svc_req *r, const char *key);
+/* The connection's socket (-1 if unknown): a streamed reply watches it to
+ * notice a client that went away while there was nothing to send. */
+int svc_conn_fd(svc_req *r);
 
 /* Replies.  Each returns the status it set.  svc_reply_json takes doc
  * (deleted here, also on failure). */
@@ -210,9 +214,15 @@ int svc_h_run_stream(svc_req *r);
 /* The registry of streamed runs, so a shutdown can wake their readers and
  * wait for their producer threads. */
 svc_streams *svc_streams_new(void);
-/* Ends every open stream's reply (an `error` event, then the end); their
- * runs are asked to stop at their next output. */
+/* Ends every open stream's reply (an `error` event, then the end) and
+ * cancels their runs (sess_cancel_fire: the programs are killed and their
+ * toolbox sessions deleted). */
 void svc_streams_shutdown(svc_streams *s);
+/* After svc_streams_shutdown: waits up to timeout_ms until every stream's
+ * reply has been sent to the end (its `error` event included), so that
+ * stopping the HTTP server, which shuts every connection down, loses none
+ * of it; 1 when all were. */
+int svc_streams_drain(svc_streams *s, long timeout_ms);
 /* Waits up to timeout_ms for every stream to finish; 1 when all did. */
 int svc_streams_wait(svc_streams *s, long timeout_ms);
 /* Only after svc_streams_wait returned 1. */

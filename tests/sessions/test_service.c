@@ -32,8 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,9 +146,10 @@ static int wait_status(pid_t pid)
 
 /*
  * Runs an operator command to completion: `daytona-sessions ARGS...`.
- * *out (may be NULL) gets its stdout (free()).  Returns the exit status.
+ * *out (may be NULL) gets its stdout -- and its stderr too with
+ * with_stderr -- (free()).  Returns the exit status.
  */
-static int run_cmd(char **out, const char *const *args)
+static int run_cmd_to(char **out, const char *const *args, int with_stderr)
 {
     const char *argv[64];
     char *wrap = getenv("SESS_WRAPPER") ? strdup(getenv("SESS_WRAPPER")) : NULL;
@@ -157,6 +162,8 @@ static int run_cmd(char **out, const char *const *args)
     pid_t pid = fork();
     if (pid == 0) {
         dup2(p[1], 1);
+        if (with_stderr)
+            dup2(p[1], 2);
         close(p[0]);
         close(p[1]);
         child_env(NULL, NULL);
@@ -190,6 +197,11 @@ static int run_cmd(char **out, const char *const *args)
     else
         free(acc);
     return st;
+}
+
+static int run_cmd(char **out, const char *const *args)
+{
+    return run_cmd_to(out, args, 0);
 }
 
 /* `token create USER --db DB`: the token, trimmed (static buffer per
@@ -714,12 +726,52 @@ static void test_sandbox_defaults(void)
     http_resp_free(&r);
     CU_ASSERT_EQUAL(svc_stop(&s), 0);
     cJSON_Delete(ses);
-    /* Resources need an image, which the library does not create from:
-     * refused at start-up rather than failing every start. */
-    char *out = NULL;
-    const char *res[] = {"serve", "--db", g_db, "--cpu", "2", NULL};
-    CU_ASSERT_EQUAL(run_cmd(&out, res), 2);
+}
+
+/* Resources need an image (Daytona refuses them for a snapshot): without
+ * --image they are refused at start-up rather than failing every start;
+ * with it the sandboxes get them. */
+static void test_image_resources(void)
+{
+    svc_proc s;
+    char tok[128], path[256], *out = NULL;
+    const char *res[] = {"serve", "--db", g_db, "--port", "0", "--cpu", "2", NULL};
+    CU_ASSERT_EQUAL(run_cmd_to(&out, res, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "daytona-sessions: --cpu/--memory/--disk "
+                                       "require --image"));
     free(out);
+    const char *both[] = {"serve", "--db", g_db, "--port", "0", "--snapshot", "s1",
+                          "--image", "python:3.12", NULL};
+    CU_ASSERT_EQUAL(run_cmd_to(&out, both, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--snapshot and --image are mutually "
+                                       "exclusive"));
+    free(out);
+    /* The image from its variable, the resources from flags. */
+    const char *env[] = {"DAYTONA_SESSIONS_IMAGE=python:3.12", NULL};
+    const char *extra[] = {"--cpu", "2", "--memory", "2", "--app", "image-app",
+                           "--reap-interval", "0", NULL};
+    CU_ASSERT_EQUAL_FATAL(make_token(g_db, "pia", tok, sizeof tok), 0);
+    CU_ASSERT_EQUAL_FATAL(svc_start(&s, g_db, NULL, env, extra), 0);
+    cJSON *ses = start_session(&s, tok, "python");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ses);
+    snprintf(path, sizeof path, "/api/sandbox/%s", json_str(ses, "sandboxId"));
+    http_resp r = http_do(&g_emu, "GET", path, API_KEY, NULL, NULL, 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_EQUAL(resp_num(&r, "cpu", -1), 2);
+    CU_ASSERT_EQUAL(resp_num(&r, "memory", -1), 2);
+    const cJSON *bi = cJSON_GetObjectItemCaseSensitive(r.json, "buildInfo");
+    CU_ASSERT_PTR_NOT_NULL(strstr(json_str(bi, "dockerfileContent"),
+                                  "FROM python:3.12"));
+    http_resp_free(&r);
+    r = call(&s, "POST", "/sessions/active/run", tok, "{\"code\":\"print(3 * 3)\"}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(resp_str(&r, "output") ? resp_str(&r, "output") : "", "9\n");
+    http_resp_free(&r);
+    r = call(&s, "DELETE", "/sessions/active", tok, NULL);
+    CU_ASSERT_EQUAL(r.status, 200);
+    http_resp_free(&r);
+    CU_ASSERT_EQUAL(svc_stop(&s), 0);
+    cJSON_Delete(ses);
 }
 
 /* ---------- the endpoints ---------- */
@@ -1208,6 +1260,155 @@ static void test_stream_client_leaves(void)
     cJSON_Delete(s);
 }
 
+/* The streamed runs' toolbox sessions ("sess-run-*") in a sandbox, from
+ * the emulator's toolbox API; -1 on error. */
+static int emu_run_sessions(const char *sandbox_id)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/toolbox/%s/process/session", sandbox_id);
+    http_resp r = http_do(&g_emu, "GET", path, API_KEY, NULL, NULL, 0);
+    int n = -1;
+    if (r.status == 200 && cJSON_IsArray(r.json)) {
+        n = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, r.json)
+            n += strncmp(json_str(it, "sessionId"), "sess-run-", 9) == 0;
+    }
+    http_resp_free(&r);
+    return n;
+}
+
+/* Waits up to ms for the sandbox's count of run sessions to be `want`; the
+ * time it took, or -1. */
+static long long wait_run_sessions(const char *sandbox_id, int want, long ms)
+{
+    long long t0 = mono_ms();
+    do {
+        if (emu_run_sessions(sandbox_id) == want)
+            return mono_ms() - t0;
+        sleep_ms(50);
+    } while (mono_ms() - t0 < ms);
+    return -1;
+}
+
+/* A streamed run on a raw socket (so the test decides exactly when the
+ * client goes away): sends the request and reads until the opening
+ * comment.  The socket, or -1. */
+static int raw_stream(const svc_proc *s, const char *tok, const char *body)
+{
+    unsigned port = 0;
+    char req[2048], got[4096];
+    size_t have = 0;
+    if (sscanf(s->web.base, "http://127.0.0.1:%u", &port) != 1)
+        return -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int n = snprintf(req, sizeof req,
+                     "POST /sessions/active/run/stream HTTP/1.1\r\n"
+                     "Host: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "\r\n%s", tok, strlen(body), body);
+    struct timeval tv = {30, 0};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        write(fd, req, (size_t)n) != n) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    got[0] = '\0';
+    while (!strstr(got, ": run started") && have < sizeof got - 1) {
+        ssize_t k = read(fd, got + have, sizeof got - 1 - have);
+        if (k <= 0)
+            break;
+        have += (size_t)k;
+        got[have] = '\0';
+    }
+    if (strncmp(got, "HTTP/1.1 200", 12) != 0 || !strstr(got, ": run started")) {
+        fprintf(stderr, "raw stream: %s\n", got);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+#define SILENT "{\"code\":\"import time\\ntime.sleep(60)\"}"
+
+/* A client that goes away while the program prints nothing: the service
+ * notices (it is not writing to the socket) and cancels the run, whose
+ * toolbox session is deleted within moments, not when the program ends. */
+static void test_stream_client_leaves_silent(void)
+{
+    char tok[128];
+    CU_ASSERT_EQUAL_FATAL(make_token(g_db, "mona", tok, sizeof tok), 0);
+    cJSON *s = start_session(&g_svc, tok, "python");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    const char *sbx = json_str(s, "sandboxId");
+    int fd = raw_stream(&g_svc, tok, SILENT);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT(wait_run_sessions(sbx, 1, 20000) >= 0);   /* it runs */
+    sleep_ms(300);
+    close(fd);
+    long long took = wait_run_sessions(sbx, 0, 10000);
+    fprintf(stderr, "[toolbox session gone %lld ms after the client left] ", took);
+    CU_ASSERT(took >= 0 && took < 5000);
+    /* The session is fine for the next run. */
+    http_resp r = call(&g_svc, "POST", "/sessions/active/run", tok,
+                       "{\"code\":\"print(8)\"}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(resp_str(&r, "output") ? resp_str(&r, "output") : "", "8\n");
+    http_resp_free(&r);
+    r = call(&g_svc, "DELETE", "/sessions/active", tok, NULL);
+    CU_ASSERT_EQUAL(r.status, 200);
+    http_resp_free(&r);
+    cJSON_Delete(s);
+}
+
+/* SIGTERM while a silent program streams: the client gets the 503 `error`
+ * event, the run is cancelled (its toolbox session deleted) and the
+ * service exits 0 promptly rather than waiting out its 10 s bound. */
+static void test_stream_sigterm_silent(void)
+{
+    char tok[128], db[300], got[4096];
+    svc_proc sv;
+    tmp_path(db, sizeof db, "sigterm.db");
+    CU_ASSERT_EQUAL_FATAL(make_token(db, "nell", tok, sizeof tok), 0);
+    const char *extra[] = {"--reap-interval", "0", NULL};
+    CU_ASSERT_EQUAL_FATAL(svc_start(&sv, db, NULL, NULL, extra), 0);
+    cJSON *s = start_session(&sv, tok, "python");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    const char *sbx = json_str(s, "sandboxId");
+    int fd = raw_stream(&sv, tok, SILENT);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT(wait_run_sessions(sbx, 1, 20000) >= 0);
+    long long t0 = mono_ms();
+    CU_ASSERT_EQUAL(svc_stop(&sv), 0);
+    long long took = mono_ms() - t0;
+    fprintf(stderr, "[stopped in %lld ms] ", took);
+    CU_ASSERT(took < 8000);
+    CU_ASSERT_EQUAL(emu_run_sessions(sbx), 0);
+    size_t have = 0;
+    ssize_t k;
+    while (have < sizeof got - 1 &&
+           (k = read(fd, got + have, sizeof got - 1 - have)) > 0)
+        have += (size_t)k;
+    got[have] = '\0';
+    if (!strstr(got, "event: error\ndata: {\"statusCode\":503"))
+        fprintf(stderr, "[stream got: %s] ", got);
+    CU_ASSERT_PTR_NOT_NULL(strstr(got, "event: error\ndata: {\"statusCode\":503"));
+    close(fd);
+    /* The session outlives the service; the next one closes it. */
+    CU_ASSERT_EQUAL_FATAL(svc_start(&sv, db, NULL, NULL, extra), 0);
+    http_resp r = call(&sv, "DELETE", "/sessions/active", tok, NULL);
+    CU_ASSERT_EQUAL(r.status, 200);
+    http_resp_free(&r);
+    CU_ASSERT_EQUAL(svc_stop(&sv), 0);
+    cJSON_Delete(s);
+}
+
 /* ---------- restarts and crashes ---------- */
 
 /* GET /sessions/active is `want` and a run in it works. */
@@ -1430,6 +1631,7 @@ int main(void)
     CU_add_test(s, "unknown route and method", test_unknown_route_and_method);
     CU_add_test(s, "CORS", test_cors);
     CU_add_test(s, "sandbox defaults", test_sandbox_defaults);
+    CU_add_test(s, "image and resources", test_image_resources);
     CU_add_test(s, "start validation", test_start_validation);
     CU_add_test(s, "start/active/run/close/history", test_lifecycle);
     CU_add_test(s, "users are isolated", test_users_isolated);
@@ -1438,6 +1640,8 @@ int main(void)
     CU_add_test(s, "Daytona unreachable is 502", test_daytona_unreachable_502);
     CU_add_test(s, "stream arrives before the end", test_stream_arrives_before_the_end);
     CU_add_test(s, "stream client leaves", test_stream_client_leaves);
+    CU_add_test(s, "silent stream: client leaves", test_stream_client_leaves_silent);
+    CU_add_test(s, "silent stream: SIGTERM", test_stream_sigterm_silent);
     CU_add_test(s, "restart resumes sessions", test_restart_resumes);
     CU_add_test(s, "crash after create", test_crash_after_create);
     CU_add_test(s, "crash after record", test_crash_after_record);

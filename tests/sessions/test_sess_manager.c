@@ -149,6 +149,28 @@ static void ts_runner(char *out, size_t n)
     http_resp_free(&r);
 }
 
+/* The toolbox sessions of a sandbox whose id starts with "sess-run-" (the
+ * library's streamed runs), from the emulator's toolbox API; -1 on error. */
+static int run_sessions(const char *sandbox_id)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/toolbox/%s/process/session", sandbox_id);
+    http_resp r = http_do(&g_emu, "GET", path, KEY, NULL, NULL, 0);
+    int n = -1;
+    if (r.status == 200 && cJSON_IsArray(r.json)) {
+        n = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, r.json) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "sessionId");
+            n += cJSON_IsString(id) && strncmp(id->valuestring, "sess-run-", 9) == 0;
+        }
+    } else {
+        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
+    }
+    http_resp_free(&r);
+    return n;
+}
+
 /* ---------- fixtures ---------- */
 
 static dt_client *new_client(void)
@@ -658,12 +680,29 @@ static void test_stream_typescript(void)
         fprintf(stderr, "(no TypeScript runtime in this emulator: skipped)\n");
         return;
     }
+    /* The default configuration: the ts-node the emulator puts on the
+     * sandbox's PATH, no npx (which would try to download it). */
+    start_ok(g_m, "tess", "typescript", &s);
+    sess_session_release(&s);
+    sess_code c = sess_run_stream(g_m, "tess",
+        "const sq = (n: number): number => n * n;\n"
+        "console.log(`sq=${sq(7)}`);\n", 0, collect, &k, &r, &e);
+    if (c != SESS_OK)
+        fprintf(stderr, "stream ts (default runner): %s\n", e.message);
+    CU_ASSERT_EQUAL(c, SESS_OK);
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    CU_ASSERT_STRING_EQUAL(k.out, "sq=49\n");
+    CU_ASSERT_STRING_EQUAL(k.err, "");
+    sess_run_result_release(&r);
+    CU_ASSERT_EQUAL(sess_close(g_m, "tess", NULL, NULL), SESS_OK);
+    memset(&k, 0, sizeof k);
+    /* A configured runner is used as given. */
     sess_config_init(&cfg);
     cfg.app = APP;
     cfg.typescript_runner = ts;
     CU_ASSERT_EQUAL_FATAL(sess_manager_new(g_client, g_store, &cfg, &m, NULL), SESS_OK);
     start_ok(m, "tess", "typescript", &s);
-    sess_code c = sess_run_stream(m, "tess",
+    c = sess_run_stream(m, "tess",
         "const greet = (who: string): string => `hi ${who}`;\n"
         "console.log(greet('ts'));\nconsole.error('warn');\nprocess.exitCode = 6;\n",
         0, collect, &k, &r, &e);
@@ -675,6 +714,152 @@ static void test_stream_typescript(void)
     CU_ASSERT_STRING_EQUAL(k.err, "warn\n");
     sess_run_result_release(&r);
     CU_ASSERT_EQUAL(sess_close(m, "tess", NULL, NULL), SESS_OK);
+    sess_session_release(&s);
+    sess_manager_free(m);
+}
+
+/* ---------- cancelling a streamed run ---------- */
+
+typedef struct {
+    sess_cancel *cancel;
+    const char *sandbox_id;
+    int saw_session;         /* the run's toolbox session existed */
+    int64_t fired_at;
+} canceller;
+
+/* Waits (up to 20 s) until the run's toolbox session exists, then fires. */
+static void *cancel_thread(void *p)
+{
+    canceller *k = p;
+    for (int i = 0; i < 400 && !k->saw_session; i++) {
+        k->saw_session = run_sessions(k->sandbox_id) == 1;
+        if (!k->saw_session)
+            usleep(50000);
+    }
+    k->fired_at = time_mono_ms();
+    sess_cancel_fire(k->cancel);
+    return NULL;
+}
+
+static void test_stream_cancel(void)
+{
+    sess_session s = {0}, a = {0};
+    sess_run_result r = {0};
+    sess_error e;
+    sink k = {0};
+    sess_cancel *cancel = NULL;
+    pthread_t t;
+    start_ok(g_m, "nina", "python", &s);
+    CU_ASSERT_EQUAL_FATAL(sess_cancel_new(&cancel, NULL), SESS_OK);
+    CU_ASSERT_FALSE(sess_cancel_fired(cancel));
+    /* A program that prints nothing: its callback never runs, so only the
+     * token can stop it. */
+    canceller ck = {cancel, s.sandbox_id, 0, 0};
+    sess_stream_opts o = {0, cancel};
+    int64_t t0 = time_mono_ms();
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cancel_thread, &ck), 0);
+    sess_code c = sess_run_stream_opts(g_m, "nina", "import time\ntime.sleep(30)\n",
+                                       &o, collect, &k, &r, &e);
+    int64_t t1 = time_mono_ms();
+    pthread_join(t, NULL);
+    CU_ASSERT_TRUE(ck.saw_session);
+    CU_ASSERT_EQUAL(c, SESS_ECANCELED);
+    if (c == SESS_ECANCELED)
+        CU_ASSERT_STRING_EQUAL(e.message, "the run was canceled");
+    CU_ASSERT_EQUAL(k.chunks, 0);
+    CU_ASSERT_TRUE(sess_cancel_fired(cancel));
+    fprintf(stderr, "[canceled %lld ms after the fire, run took %lld ms] ",
+            (long long)(t1 - ck.fired_at), (long long)(t1 - t0));
+    CU_ASSERT_TRUE(t1 - ck.fired_at < 3000);
+    CU_ASSERT_TRUE(t1 - t0 < 15000);
+    /* No toolbox session left behind, and the session itself stands. */
+    CU_ASSERT_EQUAL(run_sessions(s.sandbox_id), 0);
+    CU_ASSERT_EQUAL(sess_active(g_m, "nina", &a, NULL), SESS_OK);
+    CU_ASSERT_STRING_EQUAL(a.id ? a.id : "", s.id);
+    sess_session_release(&a);
+    /* A fired token stops the next run before it starts; firing again is
+     * harmless. */
+    sess_cancel_fire(cancel);
+    t0 = time_mono_ms();
+    c = sess_run_stream_opts(g_m, "nina", "print('never')\n", &o, collect, &k,
+                             &r, &e);
+    CU_ASSERT_EQUAL(c, SESS_ECANCELED);
+    CU_ASSERT_TRUE(time_mono_ms() - t0 < 1000);
+    CU_ASSERT_EQUAL(k.chunks, 0);
+    sess_cancel_free(cancel);
+    /* A token that never fires changes nothing; the run is complete. */
+    CU_ASSERT_EQUAL_FATAL(sess_cancel_new(&cancel, NULL), SESS_OK);
+    o.cancel = cancel;
+    c = sess_run_stream_opts(g_m, "nina", "print('done')\n", &o, collect, &k,
+                             &r, &e);
+    CU_ASSERT_EQUAL(c, SESS_OK);
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    CU_ASSERT_STRING_EQUAL(k.out, "done\n");
+    sess_run_result_release(&r);
+    /* Firing after the run is a no-op for the finished run. */
+    sess_cancel_fire(cancel);
+    CU_ASSERT_EQUAL(run_sessions(s.sandbox_id), 0);
+    sess_cancel_free(cancel);
+    CU_ASSERT_EQUAL(sess_run_stream_opts(g_m, "nina", "print(1)", NULL, NULL,
+                                         NULL, &r, &e), SESS_EINVAL);
+    CU_ASSERT_EQUAL(sess_close(g_m, "nina", NULL, NULL), SESS_OK);
+    sess_session_release(&s);
+}
+
+/* ---------- sandbox source and resources ---------- */
+
+static void test_image_resources(void)
+{
+    sess_config cfg;
+    sess_manager *m = NULL;
+    sess_session s = {0};
+    sess_run_result r = {0};
+    sess_error e;
+    char path[256];
+    /* Resources without an image, and a snapshot with an image, are
+     * refused at once rather than failing every start with Daytona's 400. */
+    sess_config_init(&cfg);
+    cfg.app = APP;
+    cfg.cpu = 2;
+    CU_ASSERT_EQUAL(sess_manager_new(g_client, g_store, &cfg, &m, &e), SESS_EINVAL);
+    CU_ASSERT_PTR_NULL(m);
+    CU_ASSERT_STRING_EQUAL(e.message, "cpu, memory and disk require an image: "
+                           "Daytona accepts sandbox resources only for sandboxes "
+                           "built from an image");
+    cfg.cpu = -1;
+    cfg.snapshot = "my-snapshot";
+    cfg.image = "python:3.12";
+    CU_ASSERT_EQUAL(sess_manager_new(g_client, g_store, &cfg, &m, &e), SESS_EINVAL);
+    CU_ASSERT_STRING_EQUAL(e.message, "snapshot and image are mutually exclusive: "
+                           "a sandbox is made from one or the other");
+    /* An image with resources: the sandbox gets them. */
+    cfg.snapshot = NULL;
+    cfg.cpu = 2;
+    cfg.memory = 2;
+    cfg.auto_stop_minutes = 0;
+    CU_ASSERT_EQUAL_FATAL(sess_manager_new(g_client, g_store, &cfg, &m, &e), SESS_OK);
+    start_ok(m, "oscar", "python", &s);
+    snprintf(path, sizeof path, "/api/sandbox/%s", s.sandbox_id);
+    http_resp h = http_do(&g_emu, "GET", path, KEY, NULL, NULL, 0);
+    CU_ASSERT_EQUAL(h.status, 200);
+    CU_ASSERT_EQUAL(resp_num(&h, "cpu", -1), 2);
+    CU_ASSERT_EQUAL(resp_num(&h, "memory", -1), 2);
+    const cJSON *bi = cJSON_GetObjectItemCaseSensitive(h.json, "buildInfo");
+    const cJSON *df = cJSON_GetObjectItemCaseSensitive(bi, "dockerfileContent");
+    CU_ASSERT_TRUE(cJSON_IsString(df) &&
+                   strstr(df->valuestring, "FROM python:3.12") != NULL);
+    http_resp_free(&h);
+    /* Through libdaytona too, and the session works as any other. */
+    dt_sandbox *sb = NULL;
+    CU_ASSERT_EQUAL_FATAL(dt_get(g_client, s.sandbox_id, &sb, NULL), DT_OK);
+    CU_ASSERT_EQUAL(dt_sandbox_cpu(sb), 2);
+    CU_ASSERT_EQUAL(dt_sandbox_memory(sb), 2);
+    dt_sandbox_free(sb);
+    CU_ASSERT_EQUAL(run_ok(m, "oscar", "print(2 + 2)", &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.output, "4\n");
+    sess_run_result_release(&r);
+    CU_ASSERT_EQUAL(sess_close(m, "oscar", NULL, NULL), SESS_OK);
+    CU_ASSERT_EQUAL(count_labelled(APP, "oscar", NULL, 0), 0);
     sess_session_release(&s);
     sess_manager_free(m);
 }
@@ -1008,6 +1193,8 @@ int main(void)
     CU_add_test(s, "streamed run (python)", test_stream);
     CU_add_test(s, "streamed run (javascript)", test_stream_javascript);
     CU_add_test(s, "streamed run (typescript)", test_stream_typescript);
+    CU_add_test(s, "streamed run cancelled from another thread", test_stream_cancel);
+    CU_add_test(s, "image and resources", test_image_resources);
     CU_add_test(s, "50 starts for one user", test_concurrent_one_user);
     CU_add_test(s, "50 starts for one user, 50 connections", test_concurrent_one_user_replicas);
     CU_add_test(s, "50 users at once", test_concurrent_many_users);
