@@ -13,7 +13,7 @@ fail=0
 for t in "$dir"/tests/test_*; do
   name=$(basename "$t")
   case "$name" in
-    test_codec|test_rnd_time|test_ws|test_store|test_lifecycle|test_validation|test_http_parts|test_executor|test_multipart|test_sessions_demux|test_client_core|test_client_multipart|test_sess_store)
+    test_codec|test_rnd_time|test_ws|test_store|test_lifecycle|test_validation|test_http_parts|test_executor|test_multipart|test_sessions_demux|test_client_core|test_client_multipart|test_sess_store|test_record_norm|test_dt_compare)
       if ! "${vg[@]}" "$t" >/dev/null 2>"$dir/valgrind-$name.log"; then
         echo "valgrind: $name failed"; tail -40 "$dir/valgrind-$name.log"; fail=1
       else
@@ -23,7 +23,7 @@ for t in "$dir"/tests/test_*; do
 done
 # The client library under valgrind: libdaytona's integration programs run
 # in valgrind against the real (unwrapped) emulator.
-for name in test_client_retry test_client_sandbox test_client_process test_client_files test_testing_api test_sess_manager; do
+for name in test_client_retry test_client_sandbox test_client_process test_client_files test_testing_api test_sess_manager contract_suite; do
   [ -x "$dir/tests/$name" ] || continue
   if EMU_BIN="$dir/bin/daytona-emu" "${vg[@]}" "$dir/tests/$name" \
        >"$dir/valgrind-$name.log" 2>&1; then
