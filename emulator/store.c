@@ -683,7 +683,16 @@ typedef struct {
     int64_t i[64];
     int n;
     int overflow;
+    char *own[8];          /* JSON texts bound above, freed by binds_release */
+    int nown;
 } binds;
+
+static void binds_release(binds *b)
+{
+    for (int k = 0; k < b->nown; k++)
+        free(b->own[k]);
+    b->nown = 0;
+}
 
 static void bt(binds *b, const char *v)
 {
@@ -716,19 +725,37 @@ static void bind_all(sqlite3_stmt *s, const binds *b)
     }
 }
 
+/* Binds a JSON text the binds own (NULL = out of memory). */
+static void bt_json(binds *b, cJSON *doc)
+{
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!text || b->nown >= (int)(sizeof b->own / sizeof b->own[0])) {
+        free(text);
+        b->overflow = 1;
+        return;
+    }
+    b->own[b->nown++] = text;
+    bt(b, text);
+}
+
+/* One parameter for the whole list (a JSON array read back with
+ * json_each): any number of values, no limit on bound parameters. */
 static void add_in_list(buf *sql, binds *b, const char *col,
                         const char **vals, int n)
 {
     if (n <= 0)
         return;
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; arr && k < n; k++)
+        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(vals[k]))) {
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
     buf_adds(sql, " AND ");
     buf_adds(sql, col);
-    buf_adds(sql, " IN (");
-    for (int k = 0; k < n; k++) {
-        buf_adds(sql, k ? ",?" : "?");
-        bt(b, vals[k]);
-    }
-    buf_adds(sql, ")");
+    buf_adds(sql, " IN (SELECT value FROM json_each(?))");
+    bt_json(b, arr);
 }
 
 static void add_range(buf *sql, binds *b, const char *col, double lo,
@@ -766,14 +793,26 @@ static void build_where(buf *sql, binds *b, const store_list_query *q)
         bt(b, q->name_prefix);
         bt(b, q->name_prefix);
     }
+    /* Every wanted pair present: one parameter, the pairs as a JSON
+     * object, however many there are. */
     const cJSON *l;
+    cJSON *want = NULL;
     cJSON_ArrayForEach(l, q->labels) {
         if (!cJSON_IsString(l))
             continue;   /* the handler rejects non-string values */
-        buf_adds(sql, " AND EXISTS (SELECT 1 FROM json_each(sandboxes.labels)"
-                      " WHERE key = ? AND value = ?)");
-        bt(b, l->string);
-        bt(b, l->valuestring);
+        if (!want && !(want = cJSON_CreateObject())) {
+            b->overflow = 1;    /* out of memory: the query fails */
+            break;
+        }
+        if (!cJSON_AddStringToObject(want, l->string, l->valuestring))
+            b->overflow = 1;
+    }
+    if (want) {
+        buf_adds(sql, " AND NOT EXISTS (SELECT 1 FROM json_each(?) AS w"
+                      " WHERE NOT EXISTS (SELECT 1 FROM"
+                      " json_each(sandboxes.labels) AS h"
+                      " WHERE h.key = w.key AND h.value = w.value))");
+        bt_json(b, want);
     }
     add_in_list(sql, b, "state", q->states, q->nstates);
     add_in_list(sql, b, "snapshot", q->snapshots, q->nsnapshots);
@@ -815,6 +854,7 @@ static emu_code count_locked(emu_store *st, const store_list_query *q,
     }
     stmt_done(st, s);
     buf_release(&sql);
+    binds_release(&b);
     return rc;
 }
 
@@ -896,6 +936,7 @@ cleanup:
     stmt_done(st, s);
     pthread_mutex_unlock(&st->mu);
     buf_release(&sql);
+    binds_release(&b);
     if (rc != EMU_OK) {
         for (size_t k = 0; k < cnt; k++)
             sandbox_release(&rows[k]);

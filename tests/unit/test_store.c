@@ -565,6 +565,39 @@ static void test_list_filters(void)
     q.nstates = 1;
     CU_ASSERT(list_names_are(st, &q, want_s, 2));
 
+    /* Long filters: 40 label pairs and 100 states are each one bound
+     * parameter (SQLite's and our own limits on parameters never apply). */
+    {
+        char id[SB_ID_LEN], k[16], v[16];
+        emu_sandbox sb;
+        make_id(id, 0xfee00010, 10);
+        make_sb(&sb, id, ORG1, "many-labels");
+        for (int i = 0; i < 40; i++) {
+            snprintf(k, sizeof k, "k%02d", i);
+            snprintf(v, sizeof v, "v%02d", i);
+            cJSON_AddStringToObject(sb.labels, k, v);
+        }
+        CU_ASSERT_EQUAL(store_sandbox_insert(st, &sb), EMU_OK);
+        cJSON *want = cJSON_Duplicate(sb.labels, 1);
+        sandbox_release(&sb);
+        const char *many[] = {"many-labels"};
+        query_init(&q, ORG1);
+        q.labels = want;
+        CU_ASSERT(list_names_are(st, &q, many, 1));
+        /* One pair off: no match. */
+        cJSON_ReplaceItemInObject(want, "k39", cJSON_CreateString("other"));
+        CU_ASSERT(list_names_are(st, &q, NULL, 0));
+        cJSON_Delete(want);
+        const char *states[100];
+        for (int i = 0; i < 100; i++)
+            states[i] = i == 99 ? "archived" : "no-such-state";
+        const char *want_arch[] = {"myweb"};
+        query_init(&q, ORG1);
+        q.states = states;
+        q.nstates = 100;
+        CU_ASSERT(list_names_are(st, &q, want_arch, 1));
+    }
+
     /* An unknown sort key is refused, not guessed. */
     query_init(&q, ORG1);
     q.sort = "bogus";
