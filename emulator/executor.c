@@ -9,12 +9,15 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +36,13 @@ typedef struct {
     char sandbox_id[SB_ID_LEN];
     pid_t pid;
 } job;
+
+/* A sandbox's network namespace holder (launcher --hold-net). */
+typedef struct {
+    char sandbox_id[SB_ID_LEN];
+    pid_t pid;
+    int status_fd;                /* EOF once the holder is gone */
+} net_holder;
 
 struct emu_executor {
     exec_config cfg;
@@ -54,7 +64,16 @@ struct emu_executor {
     char (*prepared)[SB_ID_LEN];
     int nprepared;
     int closing;                  /* shutting down: no new commands */
+    /* Per-sandbox network namespaces (namespaced levels, unless
+     * host_network): their holders, guarded by netmu. */
+    int net_isolated;
+    int self_netns;               /* our own, to return to after setns */
+    pthread_mutex_t netmu;
+    net_holder *nets;
+    int nnets;
 };
+
+#define MAX_NETS MAX_JOBS
 
 #define MAX_PREPARED 65536
 
@@ -358,6 +377,9 @@ emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
     ex->cfg.sandboxes_dir = ex->sbdir;
     ex->cfg.ts_node = ex->ts_node[0] ? ex->ts_node : NULL;
     pthread_mutex_init(&ex->mu, NULL);
+    pthread_mutex_init(&ex->netmu, NULL);
+    ex->self_netns = -1;
+    ex->nets = calloc(MAX_NETS, sizeof *ex->nets);
     ex->is_root = geteuid() == 0;
     if (access(cfg->launcher, X_OK) != 0) {
         snprintf(err, errlen, "sandbox launcher %s is missing: %s",
@@ -420,6 +442,16 @@ emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
         snprintf(ex->ts_view, sizeof ex->ts_view, TS_VIEW_ROOT "%s",
                  rel ? rel : "/node_modules/.bin/ts-node");
     }
+    if (ex->level >= ISO_NAMESPACED && !cfg->host_network) {
+        ex->self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        ex->net_isolated = ex->self_netns >= 0 && ex->nets;
+        if (!ex->net_isolated) {
+            snprintf(err, errlen, "cannot give sandboxes their own network: "
+                     "%s (--sandbox-network host keeps the host's)",
+                     ex->nets ? strerror(errno) : "out of memory");
+            goto fail;
+        }
+    }
     ex->sup = supervisor_start();
     if (!ex->sup) {
         snprintf(err, errlen, "cannot start the sandbox supervisor: %s",
@@ -429,7 +461,11 @@ emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
     return ex;
 fail:
     cgroups_free(ex->cg);
+    if (ex->self_netns >= 0)
+        close(ex->self_netns);
+    pthread_mutex_destroy(&ex->netmu);
     pthread_mutex_destroy(&ex->mu);
+    free(ex->nets);
     free(ex->prepared);
     free(ex);
     return NULL;
@@ -456,6 +492,8 @@ cJSON *executor_info(const emu_executor *ex)
         !(ex->cg ? cJSON_AddStringToObject(o, "cgroups", cgroups_version(ex->cg)) != NULL
                  : cJSON_AddNullToObject(o, "cgroups") != NULL) ||
         !cJSON_AddBoolToObject(o, "uidPerSandbox", ex->uid_per_sandbox) ||
+        !cJSON_AddStringToObject(o, "network", ex->net_isolated ? "per-sandbox"
+                                                                : "host") ||
         !cJSON_AddBoolToObject(o, "typescript", ex->ts_ok) ||
         !cJSON_AddNumberToObject(o, "maxCpuSeconds", (double)ex->cfg.max_cpu_seconds) ||
         !cJSON_AddNumberToObject(o, "maxProcesses", (double)ex->cfg.nproc) ||
@@ -634,6 +672,178 @@ static void kill_uid(emu_executor *ex, long uid)
     close(sp[0]);
 }
 
+/* ---------- per-sandbox network namespaces ---------- */
+
+/* 1 while the holder runs: its status pipe, drained of "ready", only
+ * becomes readable at EOF. */
+static int holder_alive(const net_holder *h)
+{
+    struct pollfd pfd = {h->status_fd, POLLIN, 0};
+    return poll(&pfd, 1, 0) == 0;
+}
+
+/* Ends a holder taken out of the table: SIGTERM, then up to 2 s for it to
+ * be gone (its namespace goes with it, once no process is left inside). */
+static void holder_end(emu_executor *ex, net_holder *h)
+{
+    supervisor_kill(ex->sup, h->pid, SIGTERM);
+    char b[64];
+    int64_t end = time_mono_ms() + 2000;
+    for (;;) {
+        int left = (int)(end - time_mono_ms());
+        struct pollfd pfd = {h->status_fd, POLLIN, 0};
+        if (left <= 0 || poll(&pfd, 1, left) <= 0 ||
+            read(h->status_fd, b, sizeof b) <= 0)
+            break;
+    }
+    close(h->status_fd);
+    h->status_fd = -1;
+}
+
+/* Starts a holder and waits (up to 5 s) for its "ready". netmu held. */
+static int holder_spawn(emu_executor *ex, const char *sandbox_id, net_holder *h)
+{
+    char *argv[] = {ex->launcher, "--hold-net", NULL};
+    char *envp[] = {NULL};
+    int st[2] = {-1, -1};
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0 || pipe2(st, O_CLOEXEC) != 0) {
+        if (devnull >= 0)
+            close(devnull);
+        return -1;
+    }
+    pid_t pid = supervisor_spawn(ex->sup, argv, envp, devnull, devnull, st[1]);
+    close(devnull);
+    close(st[1]);
+    char line[64];
+    size_t n = 0;
+    int64_t end = time_mono_ms() + 5000;
+    while (pid > 0 && n < sizeof line - 1 && !memchr(line, '\n', n)) {
+        int left = (int)(end - time_mono_ms());
+        struct pollfd pfd = {st[0], POLLIN, 0};
+        if (left <= 0 || poll(&pfd, 1, left) <= 0)
+            break;
+        ssize_t r = read(st[0], line + n, sizeof line - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    if (pid > 0 && n == 6 && memcmp(line, "ready\n", 6) == 0) {
+        snprintf(h->sandbox_id, sizeof h->sandbox_id, "%s", sandbox_id);
+        h->pid = pid;
+        h->status_fd = st[0];
+        return 0;
+    }
+    if (pid > 0)
+        supervisor_kill(ex->sup, pid, SIGKILL);
+    close(st[0]);
+    return -1;
+}
+
+static int holder_find(emu_executor *ex, const char *sandbox_id)
+{
+    for (int i = 0; i < ex->nnets; i++)
+        if (strcmp(ex->nets[i].sandbox_id, sandbox_id) == 0)
+            return i;
+    return -1;
+}
+
+/* /proc/<holder>/ns/net for the sandbox, starting its holder when it has
+ * none (or it died).  0 or -1. */
+static int netns_path(emu_executor *ex, const char *sandbox_id, char *out,
+                      size_t n)
+{
+    int rc = -1;
+    pthread_mutex_lock(&ex->netmu);
+    int i = holder_find(ex, sandbox_id);
+    if (i >= 0 && !holder_alive(&ex->nets[i])) {
+        holder_end(ex, &ex->nets[i]);
+        ex->nets[i] = ex->nets[--ex->nnets];
+        i = -1;
+    }
+    if (i < 0 && ex->nnets < MAX_NETS &&
+        holder_spawn(ex, sandbox_id, &ex->nets[ex->nnets]) == 0)
+        i = ex->nnets++;
+    if (i >= 0) {
+        snprintf(out, n, "/proc/%d/ns/net", (int)ex->nets[i].pid);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&ex->netmu);
+    return rc;
+}
+
+/* Ends the sandbox's holder, if any (stop, archive, delete). */
+static void netns_drop(emu_executor *ex, const char *sandbox_id)
+{
+    pthread_mutex_lock(&ex->netmu);
+    int i = holder_find(ex, sandbox_id);
+    net_holder h = {0};
+    if (i >= 0) {
+        h = ex->nets[i];
+        ex->nets[i] = ex->nets[--ex->nnets];
+    }
+    pthread_mutex_unlock(&ex->netmu);
+    if (i >= 0)
+        holder_end(ex, &h);
+}
+
+int executor_connect(emu_executor *ex, const char *sandbox_id, int port)
+{
+    int nsfd = -1;
+    if (ex && ex->net_isolated) {
+        pthread_mutex_lock(&ex->netmu);
+        int i = holder_find(ex, sandbox_id);
+        if (i >= 0 && holder_alive(&ex->nets[i])) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/ns/net", (int)ex->nets[i].pid);
+            nsfd = open(path, O_RDONLY | O_CLOEXEC);
+        }
+        pthread_mutex_unlock(&ex->netmu);
+        if (nsfd < 0) {
+            errno = ECONNREFUSED;
+            return -1;
+        }
+        /* A socket belongs to the namespace it is made in, and setns of a
+         * network namespace moves only this thread: in, socket, back. */
+        if (setns(nsfd, CLONE_NEWNET) != 0) {
+            int e = errno;
+            close(nsfd);
+            errno = e;
+            return -1;
+        }
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int e = errno;
+    if (nsfd >= 0) {
+        if (setns(ex->self_netns, CLONE_NEWNET) != 0) {
+            /* This server thread would go on inside a sandbox's network:
+             * nothing safe is left to do. */
+            fprintf(stderr, "daytona-emu: cannot return to the emulator's "
+                    "network namespace: %s\n", strerror(errno));
+            abort();
+        }
+        close(nsfd);
+    }
+    if (fd < 0) {
+        errno = e;
+        return -1;
+    }
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 void executor_kill(emu_executor *ex, const emu_sandbox *sb)
 {
     pid_t pids[MAX_JOBS];
@@ -655,6 +865,8 @@ void executor_kill(emu_executor *ex, const emu_sandbox *sb)
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }
+    if (ex->net_isolated)
+        netns_drop(ex, sb->id);
 }
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -701,7 +913,13 @@ void executor_free(emu_executor *ex)
     if (!ex)
         return;
     supervisor_stop(ex->sup);   /* SIGTERM to every launcher, then reap */
+    for (int i = 0; i < ex->nnets; i++)
+        close(ex->nets[i].status_fd);
+    if (ex->self_netns >= 0)
+        close(ex->self_netns);
     cgroups_free(ex->cg);
+    pthread_mutex_destroy(&ex->netmu);
+    free(ex->nets);
     pthread_mutex_destroy(&ex->mu);
     free(ex->prepared);
     free(ex);
@@ -743,8 +961,17 @@ static int build_argv_ex(emu_executor *ex, const emu_sandbox *sb,
     }
     if (ex->level >= ISO_NAMESPACED) {
         strv_add(av, "--ns");
-        if (sb->network_block_all)
+        if (ex->net_isolated) {
+            /* The sandbox's own network (loopback only, which also covers
+             * networkBlockAll). */
+            char ns[64];
+            if (netns_path(ex, sb->id, ns, sizeof ns) != 0)
+                return -1;
+            strv_add(av, "--netns");
+            strv_add(av, ns);
+        } else if (sb->network_block_all) {
             strv_add(av, "--no-net");
+        }
         strv_add(av, "--hostname");
         strv_addf(av, "%.63s", sb->id);
         strv_add(av, "--passwd");

@@ -6,8 +6,9 @@
  *               rlimits from the sandbox's resources, a uid of its own when
  *               the emulator is root, clean environment, subreaper sweep,
  *               wall-clock deadline, output cap;
- *   namespaced  + private mount/PID/IPC/UTS (and, with networkBlockAll,
- *               network) namespaces: the sandbox sees its own /home/daytona,
+ *   namespaced  + private mount/PID/IPC/UTS namespaces per command, and a
+ *               network namespace per sandbox (loopback only; unless
+ *               host_network): the sandbox sees its own /home/daytona,
  *               /tmp and /workspace and the host's system dirs read-only;
  *   cgroups     + memory, pids and CPU limits per sandbox, and
  *               kill-everything on stop/delete (cgroup v2 or v1).
@@ -45,6 +46,9 @@ typedef struct {
     long nofile;                /* RLIMIT_NOFILE */
     long nproc;                 /* RLIMIT_NPROC / pids.max */
     size_t max_output;          /* bytes of output kept per command */
+    int host_network;           /* 1 = sandboxes share the host's network
+                                   namespace even when namespaced (see
+                                   executor_connect) */
 } exec_config;
 
 /* Parses "auto|process|namespaced|cgroups"; -1 if unknown. */
@@ -95,6 +99,17 @@ void executor_kill(emu_executor *ex, const emu_sandbox *sb);
 void executor_remove(emu_executor *ex, const emu_sandbox *sb);
 /* Number of commands running in a sandbox (NULL = all). */
 int executor_running(emu_executor *ex, const char *sandbox_id);
+
+/* A TCP connection to 127.0.0.1:port as the sandbox sees it (the preview
+ * proxy's way in).  At the namespaced levels each sandbox has a network
+ * namespace of its own, shared by all its processes and held by a small
+ * holder process from its first command to its stop: the socket is made
+ * inside it, so two sandboxes may serve the same port and no preview
+ * reaches the host's loopback.  With no holder yet (nothing ever ran)
+ * nothing can listen: -1 with ECONNREFUSED.  At the process level, or with
+ * host_network, the host's 127.0.0.1.  Returns the connected socket (send
+ * timeout 30 s) or -1 with errno. */
+int executor_connect(emu_executor *ex, const char *sandbox_id, int port);
 
 typedef struct {
     const char *stdin_data;     /* the script fed to the shell */

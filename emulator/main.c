@@ -72,6 +72,11 @@ static void usage(FILE *f)
 "                         (default 1000) [DAYTONA_EMU_SCHEDULER_INTERVAL_MS]\n"
 "  --isolation LEVEL      auto, process, namespaced or cgroups (default auto:\n"
 "                         the strongest the host allows) [DAYTONA_EMU_ISOLATION]\n"
+"  --sandbox-network MODE  per-sandbox (default: with namespaces, each sandbox\n"
+"                         has its own loopback and ports, and no other\n"
+"                         network) or host (sandboxes share the host's\n"
+"                         network: outbound access, but one port space)\n"
+"                         [DAYTONA_EMU_SANDBOX_NETWORK]\n"
 "  --max-cpu-seconds N    CPU time per command (default 600)\n"
 "                         [DAYTONA_EMU_MAX_CPU_SECONDS]\n"
 "  --max-processes N      processes per sandbox (default 256)\n"
@@ -94,7 +99,7 @@ static void usage(FILE *f)
 
 enum { OPT_PORT = 1000, OPT_PORT_FILE, OPT_HOST, OPT_DATA_DIR, OPT_IN_MEMORY,
        OPT_API_KEY, OPT_LOG_LEVEL, OPT_SNAPSHOT, OPT_TARGET, OPT_PREVIEW,
-       OPT_SCHED, OPT_HELP, OPT_VERSION, OPT_ISOLATION, OPT_MAX_CPU,
+       OPT_SCHED, OPT_HELP, OPT_VERSION, OPT_ISOLATION, OPT_SB_NET, OPT_MAX_CPU,
        OPT_MAX_PROCS, OPT_MAX_OUTPUT, OPT_TS_NODE, OPT_UPSTREAM, OPT_RECORD };
 
 /* Record mode (record.h): both set, or neither. */
@@ -147,6 +152,7 @@ static int add_keys_from_env(emu_config *cfg)
 }
 
 static int set_isolation(emu_config *cfg, const char *v);
+static int set_sandbox_network(emu_config *cfg, const char *v);
 static int set_limit(emu_config *cfg, int opt, const char *v);
 
 static int config_from_env(emu_config *cfg)
@@ -181,6 +187,8 @@ static int config_from_env(emu_config *cfg)
     }
     if ((v = getenv("DAYTONA_EMU_ISOLATION")) && *v && set_isolation(cfg, v) != 0)
         return -1;
+    if ((v = getenv("DAYTONA_EMU_SANDBOX_NETWORK")) && *v && set_sandbox_network(cfg, v) != 0)
+        return -1;
     if ((v = getenv("DAYTONA_EMU_MAX_CPU_SECONDS")) && *v && set_limit(cfg, OPT_MAX_CPU, v))
         return -1;
     if ((v = getenv("DAYTONA_EMU_MAX_PROCESSES")) && *v && set_limit(cfg, OPT_MAX_PROCS, v))
@@ -205,6 +213,16 @@ static int set_isolation(emu_config *cfg, const char *v)
         return -1;
     }
     return 0;
+}
+
+static int set_sandbox_network(emu_config *cfg, const char *v)
+{
+    if (strcmp(v, "per-sandbox") == 0 || strcmp(v, "host") == 0) {
+        cfg->host_network = strcmp(v, "host") == 0;
+        return 0;
+    }
+    fprintf(stderr, "daytona-emu: --sandbox-network must be per-sandbox or host\n");
+    return -1;
 }
 
 /* The numeric limits, from a flag or its environment variable. */
@@ -247,6 +265,7 @@ static int parse_args(int argc, char **argv, emu_config *cfg)
         {"preview-mode", required_argument, NULL, OPT_PREVIEW},
         {"scheduler-interval-ms", required_argument, NULL, OPT_SCHED},
         {"isolation", required_argument, NULL, OPT_ISOLATION},
+        {"sandbox-network", required_argument, NULL, OPT_SB_NET},
         {"max-cpu-seconds", required_argument, NULL, OPT_MAX_CPU},
         {"max-processes", required_argument, NULL, OPT_MAX_PROCS},
         {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
@@ -305,6 +324,10 @@ static int parse_args(int argc, char **argv, emu_config *cfg)
             break;
         case OPT_ISOLATION:
             if (set_isolation(cfg, optarg) != 0)
+                return -1;
+            break;
+        case OPT_SB_NET:
+            if (set_sandbox_network(cfg, optarg) != 0)
                 return -1;
             break;
         case OPT_MAX_CPU:
@@ -463,7 +486,8 @@ static int start_executor(emu_app *app, char *tmpdir, size_t tn, char *err,
     }
     exec_config ec = {(iso_level)app->cfg.isolation, launcher, sbdir,
                       app->cfg.ts_node, app->cfg.max_cpu_seconds, 1024,
-                      app->cfg.max_processes, (size_t)app->cfg.max_output};
+                      app->cfg.max_processes, (size_t)app->cfg.max_output,
+                      app->cfg.host_network};
     app->executor = executor_new(&ec, err, errlen);
     return app->executor ? 0 : -1;
 }

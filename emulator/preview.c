@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "executor.h"
 #include "handlers.h"
 #include "lifecycle.h"
 #include "rnd.h"
@@ -29,6 +30,14 @@
 /* ---------- labels and access ---------- */
 
 /* "<port>-<rest>" → port and rest. 0 or -1. */
+/* An error reply whose `path` leaves out the query string: a preview's
+ * query may carry its auth token (DAYTONA_SANDBOX_AUTH_KEY). */
+static int preview_error(emu_req *r, int status, const char *message)
+{
+    r->raw_uri = NULL;
+    return emu_reply_error(r, status, message);
+}
+
 static int parse_label(const char *label, int *port, char *rest, size_t n)
 {
     char *end = NULL;
@@ -45,10 +54,13 @@ int preview_host_label(const char *host, char *out, size_t n)
 {
     if (!host)
         return 0;
-    const char *dot = strstr(host, ".preview.localhost");
+    /* Host names are case-insensitive; ids and signed tokens are
+     * lowercase, so the label is compared in lowercase. */
+    const char *dot = strcasestr(host, ".preview.localhost");
     if (!dot || (size_t)(dot - host) >= n || dot == host)
         return 0;
-    memcpy(out, host, (size_t)(dot - host));
+    for (size_t i = 0; i < (size_t)(dot - host); i++)
+        out[i] = (char)tolower((unsigned char)host[i]);
     out[dot - host] = '\0';
     int port;
     char rest[64];
@@ -91,7 +103,7 @@ static int resolve(emu_req *r, const char *label, emu_sandbox *sb, int *port,
 {
     char rest[64];
     if (parse_label(label, port, rest, sizeof rest) != 0)
-        return emu_reply_error(r, 400, "Invalid preview URL"), -1;
+        return preview_error(r, 400, "Invalid preview URL"), -1;
     emu_code rc;
     int signed_url = !uuid_is_valid(rest);
     if (signed_url) {
@@ -100,7 +112,7 @@ static int resolve(emu_req *r, const char *label, emu_sandbox *sb, int *port,
         rc = store_preview_token_get(r->app->store, rest, clock_now(r->app->clock),
                                      id, &tport);
         if (rc != EMU_OK || tport != *port)
-            return emu_reply_error(r, 401, "Invalid or expired preview token"), -1;
+            return preview_error(r, 401, "Invalid or expired preview token"), -1;
         rc = store_sandbox_get(r->app->store, NULL, id, 1, sb);
     } else {
         rc = store_sandbox_get(r->app->store, NULL, rest, 1, sb);
@@ -108,15 +120,15 @@ static int resolve(emu_req *r, const char *label, emu_sandbox *sb, int *port,
     if (rc != EMU_OK) {
         char msg[128];
         snprintf(msg, sizeof msg, "Sandbox with ID %.64s not found", rest);
-        return emu_reply_error(r, 404, msg), -1;
+        return preview_error(r, 404, msg), -1;
     }
     if (!signed_url && !allowed(r, sb, used_bearer)) {
         sandbox_release(sb);
-        return emu_reply_error(r, 401, "Unauthorized"), -1;
+        return preview_error(r, 401, "Unauthorized"), -1;
     }
     if (strcmp(sb->state, "started") != 0) {
         sandbox_release(sb);
-        return emu_reply_error(r, 503, "Sandbox is not running"), -1;
+        return preview_error(r, 503, "Sandbox is not running"), -1;
     }
     if (clock_now(r->app->clock) - sb->last_activity_at >= 5000) {
         lc_args a = {0};
@@ -128,25 +140,6 @@ static int resolve(emu_req *r, const char *label, emu_sandbox *sb, int *port,
 }
 
 /* ---------- the upstream request ---------- */
-
-static int connect_port(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 static int send_all(int fd, const char *p, size_t len)
 {
@@ -406,15 +399,16 @@ static int proxy(emu_req *r, const char *label, const char *path_rest,
     int port = 0, st, used_bearer = 0;
     if (resolve(r, label, &sb, &port, &used_bearer) != 0)
         return r->status;
+    /* Inside the sandbox's own network (executor.h). */
+    int fd = executor_connect(r->app->executor, sb.id, port);
     sandbox_release(&sb);
     const char *upg = emu_header(r, "Upgrade");
     int ws = upg && strcasecmp(upg, "websocket") == 0;
-    int fd = connect_port(port);
     buf req, head;
     buf_init(&req, 256 * 1024 + EMU_MAX_PREVIEW_BODY);
     buf_init(&head, MAX_RESP_HEAD);
     if (fd < 0) {
-        st = emu_reply_error(r, 502, "Bad Gateway: nothing is listening on that "
+        st = preview_error(r, 502, "Bad Gateway: nothing is listening on that "
                                      "port in the sandbox");
         goto cleanup;
     }
@@ -438,14 +432,14 @@ static int proxy(emu_req *r, const char *label, const char *path_rest,
     buf_adds(&req, "\r\n");
     if (buf_add(&req, r->body, r->body_len) != BUF_OK ||
         send_all(fd, req.data, req.len) != 0) {
-        st = emu_reply_error(r, 502, "Bad Gateway");
+        st = preview_error(r, 502, "Bad Gateway");
         goto cleanup;
     }
     long hl = read_head(fd, &head);
     int code = 0;
     if (hl < 0 || sscanf(buf_str(&head), "HTTP/1.%*d %d", &code) != 1 ||
         code < 100 || code > 599) {
-        st = emu_reply_error(r, 502, "Bad Gateway: invalid response from the "
+        st = preview_error(r, 502, "Bad Gateway: invalid response from the "
                                      "sandbox's server");
         goto cleanup;
     }
@@ -488,7 +482,7 @@ static int proxy(emu_req *r, const char *label, const char *path_rest,
     if (ws && code == 101) {
         relay *rl = calloc(1, sizeof *rl);
         if (!rl) {
-            st = emu_reply_error(r, 500, "An unexpected error occurred.");
+            st = preview_error(r, 500, "An unexpected error occurred.");
             goto cleanup;
         }
         rl->up = fd;
@@ -504,7 +498,7 @@ static int proxy(emu_req *r, const char *label, const char *path_rest,
     }
     upstream *u = calloc(1, sizeof *u);
     if (!u) {
-        st = emu_reply_error(r, 500, "An unexpected error occurred.");
+        st = preview_error(r, 500, "An unexpected error occurred.");
         goto cleanup;
     }
     u->fd = fd;
@@ -544,7 +538,7 @@ int h_preview_host(emu_req *r)
 {
     char label[128];
     if (!preview_host_label(emu_header(r, MHD_HTTP_HEADER_HOST), label, sizeof label))
-        return emu_reply_error(r, 400, "Invalid preview URL");
+        return preview_error(r, 400, "Invalid preview URL");
     size_t ql = strcspn(r->raw_uri, "?");
     char path[4096];
     snprintf(path, sizeof path, "%.*s", (int)(ql < 4000 ? ql : 4000), r->raw_uri);

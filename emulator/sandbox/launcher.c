@@ -472,7 +472,7 @@ static int ns_init(const launcher_opts *o, char **envp)
         status_error("hostname", errno);
         return 1;
     }
-    if (o->no_net && loopback_up() != 0) {
+    if (o->no_net && !o->netns && loopback_up() != 0) {
         status_error("loopback", errno);
         return 1;
     }
@@ -483,7 +483,7 @@ static int ns_init(const launcher_opts *o, char **envp)
 static int run_namespaced(const launcher_opts *o, char **envp)
 {
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-    if (o->no_net)
+    if (o->no_net && !o->netns)   /* a joined netns has only loopback */
         flags |= CLONE_NEWNET;
     if (unshare(flags) != 0) {
         status_error("unshare", errno);
@@ -519,6 +519,47 @@ static int run_namespaced(const launcher_opts *o, char **envp)
         if (r < 0 && errno != EINTR)
             return 1;
     }
+}
+
+/* ---------- the sandbox's network namespace ---------- */
+
+/* Holder mode: the namespace lives as long as this process.  Root, no
+ * program, nothing to sweep: it only waits to be told to go. */
+static int hold_net(void)
+{
+    if (unshare(CLONE_NEWNET) != 0) {
+        status_error("unshare-net", errno);
+        return 1;
+    }
+    if (loopback_up() != 0) {
+        status_error("loopback", errno);
+        return 1;
+    }
+    /* SIGTERM blocked between the look at got_term and the wait, which
+     * unblocks it atomically: none can slip in between. */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGHUP);
+    sigprocmask(SIG_BLOCK, &term, &old);
+    put_status("ready\n");
+    while (!got_term)
+        sigsuspend(&old);
+    return 0;
+}
+
+/* Joins the holder's namespace, before anything else is set up (setns
+ * needs the privileges dropped later). */
+static int join_netns(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = setns(fd, CLONE_NEWNET);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 /* ---------- main ---------- */
@@ -571,6 +612,12 @@ int main(int argc, char **argv, char **envp)
         got_term = 1;
     if (setsid() < 0) {
         status_error("setsid", errno);
+        return 1;
+    }
+    if (o.hold_net)
+        return hold_net();
+    if (o.netns && join_netns(o.netns) != 0) {
+        status_error("netns", errno);
         return 1;
     }
     if (join_cgroups(&o) != 0) {

@@ -63,6 +63,7 @@ int launcher_parse(int argc, char **argv, launcher_opts *o, char *err,
         if (strcmp(a, "--ns") == 0) { o->ns = 1; continue; }
         if (strcmp(a, "--no-net") == 0) { o->no_net = 1; continue; }
         if (strcmp(a, "--tty") == 0) { o->tty = 1; continue; }
+        if (strcmp(a, "--hold-net") == 0) { o->hold_net = 1; continue; }
         if (!val)
             return fail(err, errlen, "option needs a value", a);
         i++;
@@ -95,6 +96,10 @@ int launcher_parse(int argc, char **argv, launcher_opts *o, char *err,
                 *colon = '\0';
             o->ro_binds[o->nro_binds] = argv[i];
             o->ro_bind_dst[o->nro_binds++] = colon ? colon + 1 : argv[i];
+        } else if (strcmp(a, "--netns") == 0) {
+            if (val[0] != '/')
+                return fail(err, errlen, "bad --netns", val);
+            o->netns = val;
         } else if (strcmp(a, "--passwd") == 0) {
             o->passwd_file = val;
         } else if (strcmp(a, "--rlimit") == 0) {
@@ -124,7 +129,7 @@ int launcher_parse(int argc, char **argv, launcher_opts *o, char *err,
     }
     if ((o->uid < 0) != (o->gid < 0))
         return fail(err, errlen, "--uid and --gid go together", "");
-    if (o->kill_uid >= 0)
+    if (o->kill_uid >= 0 || o->hold_net)
         return 0;
     if (i >= argc)
         return fail(err, errlen, "no program given", "");

@@ -7,7 +7,15 @@
  *       [--no-net] [--hostname NAME] [--cgroup-procs FILE]...
  *       [--rlimit NAME=VALUE]... [--timeout-ms N] [--ro-bind SRC[:DST]]...
  *       [--passwd FILE] [--status-fd N] [--tty] -- PROGRAM [ARGS...]
+ *       [--netns FILE]
  *   daytona-emu-sandbox --kill-uid N [--status-fd N]
+ *   daytona-emu-sandbox --hold-net [--status-fd N]
+ *
+ * --hold-net: the sandbox's network namespace holder.  It makes a network
+ * namespace with loopback up, writes "ready\n" to the status fd, and waits
+ * for SIGTERM (or its parent's death); every command of the sandbox joins
+ * that namespace with --netns /proc/<holder>/ns/net, so its processes
+ * share one loopback and ports, apart from every other sandbox's.
  *
  * rlimit names: cpu (seconds), data, fsize, stack, as (bytes), nofile,
  * nproc, core.  With --ns, the sandbox's own directories are bound from
@@ -46,6 +54,8 @@ typedef struct {
     const char *passwd_file;
     int status_fd;
     long kill_uid;                /* -1 = not the kill mode */
+    int hold_net;                 /* the netns holder mode */
+    const char *netns;            /* network namespace to join, or NULL */
     char **argv;                  /* program and arguments (points into argv) */
 } launcher_opts;
 

@@ -58,6 +58,8 @@ typedef struct {
     /* Expectations when rc = 0 (checked as listed). */
     const char *root, *cwd, *hostname, *passwd;
     long uid, gid, kill_uid;
+    const char *netns;
+    int hold_net;
     int ns, no_net, ncgroups, nrlimits, nro_binds, status_fd;
     long long timeout_ms;
     const char *prog;           /* argv[0] of the program, NULL in kill mode */
@@ -110,6 +112,13 @@ static const parse_case PARSE_CASES[] = {
     {.name = "kill mode needs no program",
      .args = {"--kill-uid", "268435999", "--status-fd", "4", NULL},
      .uid = -1, .gid = -1, .kill_uid = 268435999, .status_fd = 4},
+    {.name = "holder mode needs no program",
+     .args = {"--hold-net", "--status-fd", "5", NULL},
+     .uid = -1, .gid = -1, .kill_uid = -1, .hold_net = 1, .status_fd = 5},
+    {.name = "--netns joins a namespace file",
+     .args = {"--ns", "--root", "/r", "--netns", "/proc/42/ns/net", "--", "/bin/sh", NULL},
+     .root = "/r", .ns = 1, .netns = "/proc/42/ns/net", .uid = -1, .gid = -1,
+     .kill_uid = -1, .status_fd = 3, .prog = "/bin/sh", .prog_argc = 1},
     {.name = "hostname of 63 characters",
      .args = {"--hostname", "123456789012345678901234567890123456789012345678901234567890123",
               "--", "/bin/true", NULL},
@@ -127,6 +136,8 @@ static const parse_case PARSE_CASES[] = {
     {.name = "missing value: --rlimit last", .args = {"--ns", "--rlimit", NULL},
      .rc = -1, .err = "option needs a value"},
     {.name = "no program at all", .args = {NULL}, .rc = -1, .err = "no program"},
+    {.name = "--netns must be absolute", .args = {"--netns", "ns/net", "--", "/bin/true", NULL},
+     .rc = -1, .err = "bad --netns"},
     {.name = "-- but no program", .args = {"--cwd", "/w", "--", NULL},
      .rc = -1, .err = "no program"},
     {.name = "relative program", .args = {"--", "bin/true", NULL},
@@ -226,7 +237,8 @@ static void test_launcher_parse_table(void)
                  o.uid == tc->uid && o.gid == tc->gid && o.kill_uid == tc->kill_uid &&
                  o.ns == tc->ns && o.no_net == tc->no_net && o.ncgroups == tc->ncgroups &&
                  o.nrlimits == tc->nrlimits && o.nro_binds == tc->nro_binds &&
-                 o.status_fd == tc->status_fd && o.timeout_ms == tc->timeout_ms;
+                 o.status_fd == tc->status_fd && o.timeout_ms == tc->timeout_ms &&
+                 STR_EQ(tc->netns, o.netns) && o.hold_net == tc->hold_net;
         if (!ok)
             fprintf(stderr, "\n  case \"%s\": parsed fields differ\n", tc->name);
         CU_ASSERT(ok);
