@@ -4,6 +4,7 @@
 #include "tb_interp.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -383,6 +384,31 @@ static void close_with(ws_conn *ws, int code, const char *reason)
     ws_send_close(ws, code, reason);
 }
 
+/* A JSON number Go would read into an int64: whole and in range (checked
+ * before any conversion, which would be undefined out of range). */
+static int is_int64(const cJSON *n)
+{
+    if (!cJSON_IsNumber(n))
+        return 0;
+    double v = n->valuedouble;
+    return v > -9.2e18 && v < 9.2e18 && floor(v) == v;
+}
+
+/* envs for the worker: a map of strings, null read as "" (Go's zero value
+ * for a map[string]string entry); an empty map when absent. */
+static cJSON *envs_copy(const cJSON *envs)
+{
+    cJSON *o = cJSON_CreateObject();
+    const cJSON *map = cJSON_IsObject(envs) ? envs : NULL, *e;
+    cJSON_ArrayForEach(e, map)
+        if (o && !cJSON_AddStringToObject(o, e->string,
+                                          cJSON_IsString(e) ? e->valuestring : "")) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    return o;
+}
+
 static void exec_serve(void *cls, int fd, const char *extra, size_t extra_len)
 {
     exec_job *j = cls;
@@ -404,8 +430,20 @@ static void exec_serve(void *cls, int fd, const char *extra, size_t extra_len)
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(req, "contextId");
     const cJSON *envs = cJSON_GetObjectItemCaseSensitive(req, "envs");
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "timeout");
-    if (!cJSON_IsObject(req)) {
-        close_with(ws, 1002, "invalid request");
+    /* As the daemon's json.Unmarshal into ExecuteRequest (types.go): a
+     * value of the wrong type is "invalid JSON payload" (1002); code is a
+     * string, contextId a *string (null = the default context, "" is
+     * looked up like any id), timeout an *int64, envs a map of strings. */
+    int typed = cJSON_IsObject(req) &&
+                (!src || cJSON_IsNull(src) || cJSON_IsString(src)) &&
+                (!cid || cJSON_IsNull(cid) || cJSON_IsString(cid)) &&
+                (!envs || cJSON_IsNull(envs) || cJSON_IsObject(envs)) &&
+                (!to || cJSON_IsNull(to) || is_int64(to));
+    const cJSON *map = cJSON_IsObject(envs) ? envs : NULL, *e;
+    cJSON_ArrayForEach(e, map)
+        typed = typed && (cJSON_IsString(e) || cJSON_IsNull(e));
+    if (!typed) {
+        close_with(ws, 1002, "invalid JSON payload");
         goto done;
     }
     if (!cJSON_IsString(src) || !src->valuestring[0]) {
@@ -414,21 +452,15 @@ static void exec_serve(void *cls, int fd, const char *extra, size_t extra_len)
     }
     double timeout = DEFAULT_TIMEOUT_S;
     if (to && !cJSON_IsNull(to)) {
-        if (!cJSON_IsNumber(to) || to->valuedouble < 0) {
-            close_with(ws, 1008, "timeout must be a non-negative number");
+        if (to->valuedouble < 0) {
+            close_with(ws, 1008, "timeout must be greater than or equal to 0");
             goto done;
         }
-        /* The daemon reads an int64: beyond it the payload is invalid.
-         * Anything over ~3 years cannot expire in practice and would
+        /* Anything over ~3 years cannot expire in practice and would
          * overflow the deadline arithmetic: it means no timeout. */
-        if (to->valuedouble >= 9.2e18) {
-            close_with(ws, 1002, "invalid JSON payload");
-            goto done;
-        }
         timeout = to->valuedouble > 1e8 ? 0 : to->valuedouble;
     }
-    const char *ctx_id = cJSON_IsString(cid) && cid->valuestring[0] ? cid->valuestring
-                                                                     : "default";
+    const char *ctx_id = cJSON_IsString(cid) ? cid->valuestring : "default";
     c = ctx_get(j->is, j->sb.id, ctx_id);
     if (!c && strcmp(ctx_id, "default") == 0) {
         c = ctx_new(j->ex, &j->sb, j->is, "default", NULL);
@@ -450,8 +482,7 @@ static void exec_serve(void *cls, int fd, const char *extra, size_t extra_len)
     cJSON *w = cJSON_CreateObject();
     char *wl = NULL;
     if (ok && w && cJSON_AddStringToObject(w, "code", src->valuestring) &&
-        cJSON_AddItemToObject(w, "envs", cJSON_IsObject(envs) ? cJSON_Duplicate(envs, 1)
-                                                               : cJSON_CreateObject()) &&
+        cJSON_AddItemToObject(w, "envs", envs_copy(envs)) &&
         cJSON_AddNumberToObject(w, "timeout", timeout))
         wl = cJSON_PrintUnformatted(w);
     cJSON_Delete(w);

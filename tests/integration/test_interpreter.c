@@ -1024,6 +1024,30 @@ static void test_exec_bad_requests(void)
     CU_ASSERT_EQUAL(x->nmsg, 0);
     x = run_req(SA, "{\"code\":\"print(1)\"", 10000);        /* truncated JSON */
     closed_with(x, 1002, NULL);
+    /* As D190's ExecuteRequest: "" is an id like any other (only an
+     * absent or null contextId means default), and a value of the wrong
+     * type fails decoding (1002 "invalid JSON payload"). */
+    closed_with(run_req(SA, req("print(1)", "", NULL, NULL), 10000), 1008,
+                "context not found: ");
+    closed_with(run_req(SA, "{\"code\":\"print(1)\",\"contextId\":null}", 10000), 1000, "");
+    static const char *const mistyped[] = {
+        "{\"code\":5}",
+        "{\"code\":\"print(1)\",\"contextId\":7}",
+        "{\"code\":\"print(1)\",\"timeout\":1.5}",
+        "{\"code\":\"print(1)\",\"timeout\":\"10\"}",
+        "{\"code\":\"print(1)\",\"envs\":[\"A=1\"]}",
+        "{\"code\":\"print(1)\",\"envs\":{\"A\":1}}",
+        "[\"print(1)\"]",
+    };
+    for (size_t i = 0; i < sizeof mistyped / sizeof mistyped[0]; i++)
+        closed_with(run_req(SA, mistyped[i], 10000), 1002, "invalid JSON payload");
+    closed_with(run_req(SA, req("print(1)", NULL, "-1", NULL), 10000), 1008,
+                "timeout must be greater than or equal to 0");
+    /* A null env value is Go's zero value, "". */
+    x = run_req(SA, req("import os; print(repr(os.environ.get('EMPTY_V')))", NULL, NULL,
+                        "{\"EMPTY_V\":null}"), 10000);
+    exec_ok(x);
+    stdout_is(x, "''\n");
     /* the negative timeout did not run anything in the default context */
     exec_ok(run(SA, NULL, "neg_ran = False"));
     x = run_req(SA, req("neg_ran = True", NULL, "-5", NULL), 10000);
