@@ -64,6 +64,8 @@ struct emu_executor {
     char (*prepared)[SB_ID_LEN];
     int nprepared;
     int closing;                  /* shutting down: no new commands */
+    int lingering;                /* waiter threads of lingering commands */
+    pthread_cond_t linger_cv;     /* signalled as each waiter ends (mu) */
     /* Per-sandbox network namespaces (namespaced levels, unless
      * host_network): their holders, guarded by netmu. */
     int net_isolated;
@@ -378,6 +380,7 @@ emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
     ex->cfg.ts_node = ex->ts_node[0] ? ex->ts_node : NULL;
     pthread_mutex_init(&ex->mu, NULL);
     pthread_mutex_init(&ex->netmu, NULL);
+    pthread_cond_init(&ex->linger_cv, NULL);
     ex->self_netns = -1;
     ex->nets = calloc(MAX_NETS, sizeof *ex->nets);
     ex->is_root = geteuid() == 0;
@@ -464,6 +467,7 @@ fail:
     if (ex->self_netns >= 0)
         close(ex->self_netns);
     pthread_mutex_destroy(&ex->netmu);
+    pthread_cond_destroy(&ex->linger_cv);
     pthread_mutex_destroy(&ex->mu);
     free(ex->nets);
     free(ex->prepared);
@@ -913,6 +917,18 @@ void executor_free(emu_executor *ex)
     if (!ex)
         return;
     supervisor_stop(ex->sup);   /* SIGTERM to every launcher, then reap */
+    /* Their waiters see EOF now; none may outlive ex. */
+    pthread_mutex_lock(&ex->mu);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    while (ex->lingering > 0 &&
+           pthread_cond_timedwait(&ex->linger_cv, &ex->mu, &dl) == 0)
+        ;
+    int stuck = ex->lingering > 0;
+    pthread_mutex_unlock(&ex->mu);
+    if (stuck)
+        return;                 /* leaked rather than freed under a waiter */
     for (int i = 0; i < ex->nnets; i++)
         close(ex->nets[i].status_fd);
     if (ex->self_netns >= 0)
@@ -920,6 +936,7 @@ void executor_free(emu_executor *ex)
     cgroups_free(ex->cg);
     pthread_mutex_destroy(&ex->netmu);
     free(ex->nets);
+    pthread_cond_destroy(&ex->linger_cv);
     pthread_mutex_destroy(&ex->mu);
     free(ex->prepared);
     free(ex);
@@ -1004,6 +1021,8 @@ static int build_argv_ex(emu_executor *ex, const emu_sandbox *sb,
     }
     if (tty)
         strv_add(av, "--tty");
+    if (spec->linger && ex->level >= ISO_NAMESPACED)
+        strv_add(av, "--linger");
     strv_add(av, "--");
     strv_add(av, SHELL);
     if (tty) {
@@ -1025,19 +1044,42 @@ static void set_nonblock(int fd)
  * status line, and enforces a backstop deadline (the launcher enforces the
  * real one).  Returns when output and status have both reached EOF.
  */
-static void pump(emu_executor *ex, pid_t pid, int in_w, int out_r, int st_r,
-                 const exec_spec *spec, exec_result *res, buf *status)
+static int pump(emu_executor *ex, pid_t pid, int in_w, int out_r, int st_r,
+                const exec_spec *spec, exec_result *res, buf *status)
 {
     size_t in_off = 0;
     int in_open = in_w >= 0, out_open = 1, st_open = 1, killed = 0;
     int64_t backstop = spec->timeout_ms > 0
                            ? time_mono_ms() + spec->timeout_ms + 5000 : 0;
+    int64_t t0 = time_mono_ms(), drain_end = 0, give_up = 0;
     char chunk[65536];
-    while (out_open || st_open) {
+    for (;;) {
+        /* A lingering command is done once its status line is in and its
+         * output closed.  If something still holds the output when
+         * EXEC_DRAIN_MS have passed (or the command's own deadline, which
+         * on Daytona kills its process group), what the command left is
+         * ended with its namespace and the pipes are read to their end. */
+        int stated = spec->linger && !give_up && status->len &&
+                     memchr(status->data, '\n', status->len) != NULL;
+        if (!out_open && (!st_open || stated))
+            break;
+        if (stated && !drain_end) {
+            drain_end = time_mono_ms() + EXEC_DRAIN_MS;
+            if (spec->timeout_ms > 0 && t0 + spec->timeout_ms < drain_end)
+                drain_end = t0 + spec->timeout_ms;
+            backstop = 0;
+        }
+        if (drain_end && !give_up && time_mono_ms() >= drain_end) {
+            supervisor_kill(ex->sup, pid, SIGTERM);
+            give_up = time_mono_ms() + 5000;
+            continue;
+        }
+        if (give_up && time_mono_ms() >= give_up)
+            break;
         struct pollfd p[3];
         int np = 0, iout = -1, ist = -1, iin = -1;
         if (out_open) { p[np] = (struct pollfd){out_r, POLLIN, 0}; iout = np++; }
-        if (st_open) { p[np] = (struct pollfd){st_r, POLLIN, 0}; ist = np++; }
+        if (st_open && !stated) { p[np] = (struct pollfd){st_r, POLLIN, 0}; ist = np++; }
         if (in_open) { p[np] = (struct pollfd){in_w, POLLOUT, 0}; iin = np++; }
         int r = poll(p, (nfds_t)np, 200);
         if (r < 0 && errno != EINTR)
@@ -1088,6 +1130,76 @@ static void pump(emu_executor *ex, pid_t pid, int in_w, int out_r, int st_r,
     }
     if (in_open)
         close(in_w);
+    return st_open;
+}
+
+/* ---------- commands that left processes running ---------- */
+
+typedef struct {
+    emu_executor *ex;
+    pid_t pid;
+    int fd;
+} linger_job;
+
+/* Blocks until the status pipe's EOF (the launcher is gone), then forgets
+ * the job. */
+static void linger_reap(emu_executor *ex, pid_t pid, int fd)
+{
+    char b[256];
+    for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, -1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        ssize_t n = r > 0 ? read(fd, b, sizeof b) : -1;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n <= 0)
+            break;
+    }
+    close(fd);
+    job_remove(ex, pid);
+}
+
+static void *linger_main(void *arg)
+{
+    linger_job *j = arg;
+    emu_executor *ex = j->ex;
+    linger_reap(ex, j->pid, j->fd);
+    free(j);
+    pthread_mutex_lock(&ex->mu);
+    ex->lingering--;
+    pthread_cond_broadcast(&ex->linger_cv);
+    pthread_mutex_unlock(&ex->mu);
+    return NULL;
+}
+
+/* The command's launcher stays (a job, killed with the sandbox) while what
+ * it left runs; a detached thread notices its end.  Without a thread, the
+ * leftovers are ended now. */
+static void linger_wait(emu_executor *ex, pid_t pid, int fd)
+{
+    linger_job *j = malloc(sizeof *j);
+    pthread_t t;
+    pthread_attr_t at;
+    int started = 0;
+    if (j && pthread_attr_init(&at) == 0) {
+        *j = (linger_job){ex, pid, fd};
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 64 * 1024);
+        pthread_mutex_lock(&ex->mu);
+        ex->lingering++;
+        started = pthread_create(&t, &at, linger_main, j) == 0;
+        if (!started)
+            ex->lingering--;
+        pthread_mutex_unlock(&ex->mu);
+        pthread_attr_destroy(&at);
+    }
+    if (started)
+        return;
+    free(j);
+    supervisor_kill(ex->sup, pid, SIGTERM);
+    linger_reap(ex, pid, fd);
 }
 
 int executor_start_shell(emu_executor *ex, const emu_sandbox *sb,
@@ -1120,7 +1232,7 @@ int executor_start_shell(emu_executor *ex, const emu_sandbox *sb,
         snprintf(extra, sizeof extra, "%s/node_modules/.bin",
                  ex->level >= ISO_NAMESPACED ? TS_VIEW_ROOT : ex->ts_root);
     executor_build_env(sb, home, tmp, extra[0] ? extra : NULL, NULL, &env);
-    exec_spec spec = {NULL, 0, cwd, NULL, 0};
+    exec_spec spec = {NULL, 0, cwd, NULL, 0, 0};
     if (build_argv(ex, sb, &spec, &av) != 0 || env.overflow)
         goto cleanup;
     /* The supervisor makes one descriptor fds 1 and 2: with stdout
@@ -1207,7 +1319,7 @@ int executor_start_pty(emu_executor *ex, const emu_sandbox *sb,
                  ex->level >= ISO_NAMESPACED ? TS_VIEW_ROOT : ex->ts_root);
     strv_add(&env, "TERM=xterm-256color");
     executor_build_env(sb, home, tmp, extra[0] ? extra : NULL, envs, &env);
-    exec_spec spec = {NULL, 0, cwd, NULL, 0};
+    exec_spec spec = {NULL, 0, cwd, NULL, 0, 0};
     if (build_argv_ex(ex, sb, &spec, 1, &av) != 0 || env.overflow)
         goto cleanup;
     pid_t pid = supervisor_spawn(ex->sup, strv_array(&av), strv_array(&env),
@@ -1326,7 +1438,9 @@ int executor_run(emu_executor *ex, const emu_sandbox *sb,
         snprintf(extra, sizeof extra, "%s/node_modules/.bin",
                  ex->level >= ISO_NAMESPACED ? TS_VIEW_ROOT : ex->ts_root);
     executor_build_env(sb, home, tmp, extra[0] ? extra : NULL, spec->envs, &env);
-    if (build_argv(ex, sb, spec, &av) != 0 || env.overflow)
+    exec_spec lspec = *spec;
+    lspec.linger = ex->level >= ISO_NAMESPACED;
+    if (build_argv(ex, sb, &lspec, &av) != 0 || env.overflow)
         goto cleanup;
     pid_t pid = supervisor_spawn(ex->sup, strv_array(&av), strv_array(&env),
                                  in[0], out[1], st[1]);
@@ -1347,10 +1461,15 @@ int executor_run(emu_executor *ex, const emu_sandbox *sb,
     res->kind = EXEC_SIGNALED;    /* until the status line says otherwise */
     res->signal = SIGKILL;
     int timed_out_by_us = 0;
-    pump(ex, pid, in[1], out[0], st[0], spec, res, &status);
+    int running = pump(ex, pid, in[1], out[0], st[0], &lspec, res, &status);
     in[1] = -1;                   /* pump closed it */
     timed_out_by_us = res->kind == EXEC_TIMEOUT;
-    job_remove(ex, pid);
+    if (running) {
+        linger_wait(ex, pid, st[0]);   /* takes the status pipe */
+        st[0] = -1;
+    } else {
+        job_remove(ex, pid);
+    }
     if (!timed_out_by_us && status.len)
         executor_decode_status(buf_str(&status), res);
     rc = 0;

@@ -117,7 +117,13 @@ typedef struct {
     const char *cwd;            /* sandbox view; NULL = home */
     const cJSON *envs;          /* request envs (object of strings), may be NULL */
     int64_t timeout_ms;         /* 0 = none */
+    int linger;                 /* set by executor_run itself (see there) */
 } exec_spec;
+
+/* How long executor_run waits, once the command's shell has ended, for the
+ * output pipe to close (a background process may hold it): Daytona's
+ * childreap hang timeout. */
+#define EXEC_DRAIN_MS 30000
 
 typedef struct {
     int exit_code;              /* valid when kind == EXEC_EXITED */
@@ -130,9 +136,14 @@ typedef struct {
     buf output;                 /* merged stdout+stderr (release it) */
 } exec_result;
 
-/* Runs the shell with the spec's script on stdin.  Blocks until the command
- * and everything it started is gone.  Returns 0 (see res->kind) or -1 on an
- * internal error (pipes, allocation). */
+/* Runs the shell with the spec's script on stdin.  Returns 0 (see
+ * res->kind) or -1 on an internal error (pipes, allocation).  At the
+ * process level it blocks until the command and everything it started is
+ * gone (all of it is killed when the shell ends).  At the namespaced
+ * levels, as Daytona, it returns once the shell has ended and the output
+ * pipe has closed (at most EXEC_DRAIN_MS later), and what the command left
+ * running (`server &`) lives on in its namespace until it ends by itself or
+ * the sandbox stops. */
 int executor_run(emu_executor *ex, const emu_sandbox *sb,
                  const exec_spec *spec, exec_result *res);
 

@@ -73,7 +73,7 @@ static int reply_dir(tb_ctx *t, const char *dir)
 int tb_run(tb_ctx *t, const char *script, const char *cwd, int64_t timeout_ms,
            exec_result *res)
 {
-    exec_spec spec = {script, strlen(script), cwd, NULL, timeout_ms};
+    exec_spec spec = {script, strlen(script), cwd, NULL, timeout_ms, 0};
     return executor_run(t->r->app->executor, &t->sb, &spec, res);
 }
 
@@ -183,7 +183,7 @@ static int run_and_reply(tb_ctx *t, const char *script, size_t len,
                          int coderun)
 {
     emu_req *r = t->r;
-    exec_spec spec = {script, len, cwd, envs, timeout_ms};
+    exec_spec spec = {script, len, cwd, envs, timeout_ms, 0};
     exec_result res;
     if (executor_run(r->app->executor, &t->sb, &spec, &res) != 0) {
         buf_release(&res.output);

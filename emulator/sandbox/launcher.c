@@ -249,8 +249,40 @@ static int run_and_sweep(const launcher_opts *o, char **envp)
             break;
         }
     }
-    sweep_children(child);
     char line[64];
+    if (o->linger && o->ns && have && !timed_out && !got_term) {
+        /* Daytona keeps what a command leaves running: the result goes out
+         * now, and this PID 1 stays to reap the rest until none is left
+         * (or the launcher ends the namespace: sandbox stop or delete). */
+        if (WIFEXITED(status))
+            snprintf(line, sizeof line, "exit %d\n", WEXITSTATUS(status));
+        else
+            snprintf(line, sizeof line, "signal %d\n", WTERMSIG(status));
+        put_status(line);
+        /* Only what the command left may hold its output open now: the
+         * caller reads until the pipe closes. */
+        int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (dn >= 0) {
+            dup2(dn, 0);
+            dup2(dn, 1);
+            dup2(dn, 2);
+            close(dn);
+        }
+        struct itimerval off;
+        memset(&off, 0, sizeof off);
+        setitimer(ITIMER_REAL, &off, NULL);
+        for (;;) {
+            int st;
+            if (waitpid(-1, &st, 0) > 0)
+                continue;
+            if (errno == EINTR && !got_term)
+                continue;
+            break;                  /* ECHILD: nothing left */
+        }
+        sweep_children(0);
+        return 0;
+    }
+    sweep_children(child);
     if (timed_out)
         snprintf(line, sizeof line, "timeout\n");
     else if (!have)
@@ -497,9 +529,22 @@ static int run_namespaced(const launcher_opts *o, char **envp)
     if (init == 0)
         _exit(ns_init(o, envp));
     wait_target = init;    /* set before the loop first reads got_term */
+    if (o->linger) {
+        /* This launcher outlives the command too: it must not keep the
+         * command's output pipe open (PID 1 and the program have it). */
+        int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (dn >= 0) {
+            dup2(dn, 0);
+            dup2(dn, 1);
+            dup2(dn, 2);
+            close(dn);
+        }
+    }
     /* The launcher only waits: PID 1 writes the result.  On a deadline or
      * SIGTERM it kills PID 1, and the kernel kills the whole namespace. */
-    int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms + 200 : 0;
+    /* With --linger, PID 1 outlives the command by design: only its own
+     * timer (it is the one that knows the command ended) applies. */
+    int64_t deadline = o->timeout_ms > 0 && !o->linger ? mono_ms() + o->timeout_ms + 200 : 0;
     int st;
     for (;;) {
         if (got_term || (deadline && mono_ms() >= deadline)) {

@@ -64,6 +64,7 @@ int launcher_parse(int argc, char **argv, launcher_opts *o, char *err,
         if (strcmp(a, "--no-net") == 0) { o->no_net = 1; continue; }
         if (strcmp(a, "--tty") == 0) { o->tty = 1; continue; }
         if (strcmp(a, "--hold-net") == 0) { o->hold_net = 1; continue; }
+        if (strcmp(a, "--linger") == 0) { o->linger = 1; continue; }
         if (!val)
             return fail(err, errlen, "option needs a value", a);
         i++;

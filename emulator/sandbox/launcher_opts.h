@@ -7,7 +7,7 @@
  *       [--no-net] [--hostname NAME] [--cgroup-procs FILE]...
  *       [--rlimit NAME=VALUE]... [--timeout-ms N] [--ro-bind SRC[:DST]]...
  *       [--passwd FILE] [--status-fd N] [--tty] -- PROGRAM [ARGS...]
- *       [--netns FILE]
+ *       [--netns FILE] [--linger]
  *   daytona-emu-sandbox --kill-uid N [--status-fd N]
  *   daytona-emu-sandbox --hold-net [--status-fd N]
  *
@@ -55,6 +55,9 @@ typedef struct {
     int status_fd;
     long kill_uid;                /* -1 = not the kill mode */
     int hold_net;                 /* the netns holder mode */
+    int linger;                   /* with --ns: the result is written when
+                                     the program ends; what it left running
+                                     lives on until the namespace ends */
     const char *netns;            /* network namespace to join, or NULL */
     char **argv;                  /* program and arguments (points into argv) */
 } launcher_opts;

@@ -4,7 +4,8 @@
  * reaches its own; the host's loopback is reached neither through a
  * preview nor from inside a sandbox; the processes of one sandbox share
  * theirs (a server in a session answers a later command); a networkBlockAll
- * sandbox still serves previews; the namespace holders end with the
+ * sandbox still serves previews; a server that process/execute leaves
+ * running lives on until the stop; the namespace holders end with the
  * sandbox and with the emulator, also when it is SIGKILLed; and
  * --sandbox-network host / --isolation process keep the host's network.
  *
@@ -328,6 +329,57 @@ static void test_block_all_preview(void)
     free(out);
 }
 
+/* As on Daytona, what process/execute leaves running lives on (namespaced
+ * levels): a server started with `&` serves previews and later commands;
+ * execute returns once the shell ended and the output closed. */
+static void test_execute_leaves_server(void)
+{
+    if (!g_isolated)
+        return;
+    char id[64];
+    create(&E, 0, id, sizeof id);
+    int code = -1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char *out = execute(&E, id,
+                        "mkdir -p /tmp/bg && echo hello-bg > /tmp/bg/index.html; "
+                        "cd /tmp/bg; nohup python3 -m http.server 18124 "
+                        "--bind 127.0.0.1 > /dev/null 2>&1 & echo started", &code);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    CU_ASSERT_EQUAL(code, 0);
+    CU_ASSERT_STRING_EQUAL(out, "started\n");
+    CU_ASSERT(ms < 5000);
+    free(out);
+    http_resp r = preview_get(&E, id, 18124, "/index.html", 1);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(r.body, "hello-bg\n");
+    http_resp_free(&r);
+    /* Output written after the shell ended but before the pipe closed is
+     * part of the result. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    out = execute(&E, id, "(sleep 1; echo late) & echo early", &code);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    CU_ASSERT_EQUAL(code, 0);
+    CU_ASSERT_STRING_EQUAL(out, "early\nlate\n");
+    CU_ASSERT(ms >= 900);
+    free(out);
+    /* The stop ends it. */
+    char path[160];
+    snprintf(path, sizeof path, "/api/sandbox/%s/stop", id);
+    r = http_do(&E, "POST", path, TOKEN, NULL, NULL, 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    http_resp_free(&r);
+    snprintf(path, sizeof path, "/api/sandbox/%s/start", id);
+    r = http_do(&E, "POST", path, TOKEN, NULL, NULL, 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    http_resp_free(&r);
+    r = preview_get(&E, id, 18124, "/index.html", 0);
+    CU_ASSERT_EQUAL(r.status, 502);
+    http_resp_free(&r);
+}
+
 /* Stop ends the sandbox's holder (and so its server); a start gives it a
  * fresh network; delete ends it too. */
 static void test_holders_end_with_sandbox(void)
@@ -439,6 +491,7 @@ int main(void)
         CU_add_test(s, "two sandboxes serve one port", test_same_port_two_sandboxes);
         CU_add_test(s, "host loopback unreachable", test_host_loopback_unreachable);
         CU_add_test(s, "networkBlockAll previews", test_block_all_preview);
+        CU_add_test(s, "a server started by execute outlives it", test_execute_leaves_server);
         CU_add_test(s, "holders end with the sandbox", test_holders_end_with_sandbox);
         CU_add_test(s, "holders end with a SIGKILLed emulator", test_holders_end_with_emulator);
         CU_add_test(s, "host network modes", test_host_network_modes);

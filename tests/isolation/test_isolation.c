@@ -603,25 +603,46 @@ static void test_fork_bomb(void)
 
 /* ---------- 5. escaped children are swept ---------- */
 
-/* Runs the setsid / double-fork / nohup escape with markers base..base+2
- * and checks none survives the command. */
-static void check_escapees_swept(const emu_proc *e, const char *id, int base)
+/* Runs the setsid / double-fork / nohup escape with markers base..base+2.
+ * At the process level none survives the command.  At the namespaced
+ * levels they live on, as on Daytona (the command returns once its shell
+ * ended and its output closed), and the sandbox's stop ends every one. */
+static void check_escapees(const emu_proc *e, const char *id, int base, int survive)
 {
-    char cmd[256], m[3][32];
+    char cmd[320], m[3][32];
     for (int i = 0; i < 3; i++)
         snprintf(m[i], sizeof m[i], "sleep %d", base + i);
     snprintf(cmd, sizeof cmd,
-             "setsid %s & (%s &); nohup %s >/dev/null 2>&1 & echo started",
+             "setsid %s >/dev/null 2>&1 & (%s >/dev/null 2>&1 &); "
+             "nohup %s >/dev/null 2>&1 & echo started",
              m[0], m[1], m[2]);
     int ec = -1;
+    int64_t t0 = mono_ms();
     char *out = EXEC_OK(e, id, cmd, -1, &ec);
     CHECK(strcmp(out, "started\n") == 0, "result %s", excerpt(out));
     CHECK(ec == 0, "exitCode %d", ec);
+    CHECK(mono_ms() - t0 < 5000, "the command took %lld ms", (long long)(mono_ms() - t0));
     free(out);
+    if (!survive) {
+        for (int i = 0; i < 3; i++) {
+            int left = wait_cmdline_gone(m[i], 500);
+            CHECK(left == 0, "`%s` survived the command (%d left)", m[i], left);
+        }
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        CHECK(count_cmdline(m[i]) == 1, "`%s` did not outlive its command", m[i]);
+    /* The stop ends them all. */
+    char path[160];
+    snprintf(path, sizeof path, "/api/sandbox/%s/stop", id);
+    http_resp r = http_do(e, "POST", path, KEY, NULL, NULL, 0);
+    CHECK(r.status == 200, "stop: %ld %s", r.status, excerpt(r.body));
+    http_resp_free(&r);
     for (int i = 0; i < 3; i++) {
         int left = wait_cmdline_gone(m[i], 500);
-        CHECK(left == 0, "`%s` survived the command (%d left)", m[i], left);
+        CHECK(left == 0, "`%s` survived the sandbox's stop (%d left)", m[i], left);
     }
+    CHECK(wait_sandbox_procs_gone(id, 500) == 0, "processes of the stopped sandbox left");
 }
 
 static void test_escaped_children_swept(void)
@@ -629,7 +650,7 @@ static void test_escaped_children_swept(void)
     char id[64];
     if (CREATE_SB(&E, "{}", id) != 0)
         return;
-    check_escapees_swept(&E, id, 7771);
+    check_escapees(&E, id, 7771, E_ns);
 }
 
 /* ---------- 6. output cap ---------- */
@@ -1069,7 +1090,7 @@ static void test_process_level(void)
         CHECK(ec == 0 && strncmp(out, "hi\n", 3) == 0, "echo: %d %s", ec, excerpt(out));
         CHECK(strstr(out, "/home/daytona\n") != NULL, "cwd: %s", excerpt(out));
         free(out);
-        check_escapees_swept(&ep, id, 7774);
+        check_escapees(&ep, id, 7774, 0);
         /* The wall-clock deadline holds at this level too. */
         int64_t ms = 0;
         http_resp r = exec_raw(&ep, id, "sleep 7777", 1, &ms);
@@ -1235,7 +1256,7 @@ int main(void)
         {"02 CPU spinner stopped by RLIMIT_CPU (SIGXCPU)", test_cpu_limit},
         {"03 memory hog gets MemoryError, emulator fine", test_memory_hog},
         {"04 fork bomb contained, emulator answers", test_fork_bomb},
-        {"05 setsid/double-fork/nohup children swept", test_escaped_children_swept},
+        {"05 setsid/double-fork/nohup children: swept at the stop (at command end: process level)", test_escaped_children_swept},
         {"06 output flood capped at --max-output", test_output_flood},
         {"07 disk fill stopped by RLIMIT_FSIZE (SIGXFSZ)", test_disk_fill},
         {"08 no emulator secret in the environment", test_no_secret_in_env},

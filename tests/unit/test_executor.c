@@ -59,7 +59,7 @@ typedef struct {
     const char *root, *cwd, *hostname, *passwd;
     long uid, gid, kill_uid;
     const char *netns;
-    int hold_net;
+    int hold_net, linger;
     int ns, no_net, ncgroups, nrlimits, nro_binds, status_fd;
     long long timeout_ms;
     const char *prog;           /* argv[0] of the program, NULL in kill mode */
@@ -118,6 +118,10 @@ static const parse_case PARSE_CASES[] = {
     {.name = "--netns joins a namespace file",
      .args = {"--ns", "--root", "/r", "--netns", "/proc/42/ns/net", "--", "/bin/sh", NULL},
      .root = "/r", .ns = 1, .netns = "/proc/42/ns/net", .uid = -1, .gid = -1,
+     .kill_uid = -1, .status_fd = 3, .prog = "/bin/sh", .prog_argc = 1},
+    {.name = "--linger",
+     .args = {"--ns", "--root", "/r", "--linger", "--", "/bin/sh", NULL},
+     .root = "/r", .ns = 1, .linger = 1, .uid = -1, .gid = -1,
      .kill_uid = -1, .status_fd = 3, .prog = "/bin/sh", .prog_argc = 1},
     {.name = "hostname of 63 characters",
      .args = {"--hostname", "123456789012345678901234567890123456789012345678901234567890123",
@@ -238,7 +242,8 @@ static void test_launcher_parse_table(void)
                  o.ns == tc->ns && o.no_net == tc->no_net && o.ncgroups == tc->ncgroups &&
                  o.nrlimits == tc->nrlimits && o.nro_binds == tc->nro_binds &&
                  o.status_fd == tc->status_fd && o.timeout_ms == tc->timeout_ms &&
-                 STR_EQ(tc->netns, o.netns) && o.hold_net == tc->hold_net;
+                 STR_EQ(tc->netns, o.netns) && o.hold_net == tc->hold_net &&
+                 o.linger == tc->linger;
         if (!ok)
             fprintf(stderr, "\n  case \"%s\": parsed fields differ\n", tc->name);
         CU_ASSERT(ok);
