@@ -149,6 +149,22 @@ static http_resp preview_get(const emu_proc *e, const char *id, int port,
     return r;
 }
 
+/* The preview of id:port/index.html answers 200 with body (waited for). */
+static void expect_page(const char *id, int port, const char *body)
+{
+    http_resp r = preview_get(&E, id, port, "/index.html", 1);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(r.body, body);
+    http_resp_free(&r);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000L + (t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
 /* The pids of the network holders of emulator pid emu (holder → the
  * supervisor → the emulator). */
 static int holders_of(pid_t emu, pid_t *out, int max)
@@ -231,14 +247,8 @@ static void test_same_port_two_sandboxes(void)
     create(&E, 0, b, sizeof b);
     serve(&E, a, PORT, "a");
     serve(&E, b, PORT, "b");
-    http_resp ra = preview_get(&E, a, PORT, "/index.html", 1);
-    http_resp rb = preview_get(&E, b, PORT, "/index.html", 1);
-    CU_ASSERT_EQUAL(ra.status, 200);
-    CU_ASSERT_STRING_EQUAL(ra.body, "hello-a\n");
-    CU_ASSERT_EQUAL(rb.status, 200);
-    CU_ASSERT_STRING_EQUAL(rb.body, "hello-b\n");
-    http_resp_free(&ra);
-    http_resp_free(&rb);
+    expect_page(a, PORT, "hello-a\n");
+    expect_page(b, PORT, "hello-b\n");
     /* Inside a sandbox, 127.0.0.1:PORT is that sandbox's own server. */
     int code = -1;
     char *out = execute(&E, b, "python3 -c \"import urllib.request as u; "
@@ -295,10 +305,8 @@ static void test_block_all_preview(void)
     char id[64];
     create(&E, 1, id, sizeof id);
     serve(&E, id, PORT, "blocked");
-    http_resp r = preview_get(&E, id, PORT, "/index.html", 1);
-    CU_ASSERT_EQUAL(r.status, 200);
-    CU_ASSERT_STRING_EQUAL(r.body, "hello-blocked\n");
-    http_resp_free(&r);
+    expect_page(id, PORT, "hello-blocked\n");
+    http_resp r;
     /* Host-mode preview: host names are case-insensitive. */
     char host[200], up[64];
     snprintf(up, sizeof up, "%s", id);
@@ -339,32 +347,26 @@ static void test_execute_leaves_server(void)
     char id[64];
     create(&E, 0, id, sizeof id);
     int code = -1;
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *out = execute(&E, id,
                         "mkdir -p /tmp/bg && echo hello-bg > /tmp/bg/index.html; "
                         "cd /tmp/bg; nohup python3 -m http.server 18124 "
                         "--bind 127.0.0.1 > /dev/null 2>&1 & echo started", &code);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    CU_ASSERT(ms_since(&t0) < 5000);
     CU_ASSERT_EQUAL(code, 0);
     CU_ASSERT_STRING_EQUAL(out, "started\n");
-    CU_ASSERT(ms < 5000);
     free(out);
-    http_resp r = preview_get(&E, id, 18124, "/index.html", 1);
-    CU_ASSERT_EQUAL(r.status, 200);
-    CU_ASSERT_STRING_EQUAL(r.body, "hello-bg\n");
-    http_resp_free(&r);
+    expect_page(id, 18124, "hello-bg\n");
     /* Output written after the shell ended but before the pipe closed is
      * part of the result. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     out = execute(&E, id, "(sleep 1; echo late) & echo early", &code);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    ms = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    CU_ASSERT(ms_since(&t0) >= 900);
     CU_ASSERT_EQUAL(code, 0);
     CU_ASSERT_STRING_EQUAL(out, "early\nlate\n");
-    CU_ASSERT(ms >= 900);
     free(out);
+    http_resp r;
     /* The stop ends it. */
     char path[160];
     snprintf(path, sizeof path, "/api/sandbox/%s/stop", id);
@@ -391,9 +393,8 @@ static void test_holders_end_with_sandbox(void)
     pid_t before[64], after[64];
     int n0 = holders_of(E.pid, before, 64);
     serve(&E, id, PORT, "s");
-    http_resp r = preview_get(&E, id, PORT, "/index.html", 1);
-    CU_ASSERT_EQUAL(r.status, 200);
-    http_resp_free(&r);
+    expect_page(id, PORT, "hello-s\n");
+    http_resp r;
     CU_ASSERT_EQUAL(holders_of(E.pid, after, 64), n0 + 1);
     snprintf(path, sizeof path, "/api/sandbox/%s/stop", id);
     r = http_do(&E, "POST", path, TOKEN, NULL, NULL, 0);
