@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "cu_run.h"
 #include "emu_harness.h"
+#include "test_net.h"
 #include "ws.h"
 
 #define K1 "k1"
@@ -47,40 +48,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int tcp_connect(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* The value of header `name` in a raw response head, copied into out;
@@ -111,7 +78,7 @@ static int head_value(const char *head, const char *name, char *out, size_t n)
 static ws_conn *ws_open(unsigned port, char *head, size_t headn)
 {
     head[0] = '\0';
-    int fd = tcp_connect(port);
+    int fd = tn_connect(port, 5, 0);
     if (fd < 0)
         return NULL;
     char req[512];
@@ -122,7 +89,7 @@ static ws_conn *ws_open(unsigned port, char *head, size_t headn)
                       "Connection: Upgrade\r\n"
                       "Sec-WebSocket-Key: " WS_KEY "\r\n"
                       "Sec-WebSocket-Version: 13\r\n\r\n", port);
-    if (send_all(fd, req, (size_t)rl) != 0) {
+    if (tn_send_all(fd, req, (size_t)rl) != 0) {
         close(fd);
         return NULL;
     }
@@ -540,7 +507,7 @@ static void test_sigterm_during_upgrades(void)
         CU_ASSERT_FATAL(emu_start(&e, ":memory:", keys_args) == 0);
         int fds[NSOCK];
         for (int i = 0; i < NSOCK; i++) {
-            fds[i] = tcp_connect(e.port);
+            fds[i] = tn_connect(e.port, 5, 0);
             char req[512];
             int rl = snprintf(req, sizeof req,
                               "GET /api/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
@@ -548,7 +515,7 @@ static void test_sigterm_during_upgrades(void)
                               "Connection: Upgrade\r\nSec-WebSocket-Key: " WS_KEY "\r\n"
                               "Sec-WebSocket-Version: 13\r\n\r\n", e.port);
             if (fds[i] >= 0)
-                send_all(fds[i], req, (size_t)rl);
+                tn_send_all(fds[i], req, (size_t)rl);
         }
         /* Wait for the last 101: every upgrade has at least begun. */
         char b[64];

@@ -40,6 +40,7 @@
 #include "api_util.h"
 #include "buf.h"
 #include "cu_run.h"
+#include "test_net.h"
 #include "ws.h"
 
 #define K "interp-test-key"
@@ -56,12 +57,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* "/toolbox/<sb>/process/interpreter<rest>" (pooled) */
@@ -198,37 +193,6 @@ static void release(void)
     xres_release_all();
 }
 
-static int tcp_connect(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Reads more bytes into x->in, waiting up to wait_ms.  1 got bytes, 0 timeout,
  * -1 EOF or error. */
 static int fill(xconn *x, int wait_ms)
@@ -257,7 +221,7 @@ static int x_open(xconn *x, const char *sb)
 {
     memset(x, 0, sizeof *x);
     buf_init(&x->in, 2 * (size_t)MAX_MSG);
-    x->fd = tcp_connect(api.emu.port);
+    x->fd = tn_connect(api.emu.port, 0, 0);
     if (x->fd < 0)
         return -1;
     char rq[1024];
@@ -271,7 +235,7 @@ static int x_open(xconn *x, const char *sb)
                       "Authorization: Bearer " K "\r\n"
                       "X-Daytona-SDK-Version: 0.218.0\r\n\r\n",
                       sb, api.emu.port);
-    if (rl <= 0 || (size_t)rl >= sizeof rq || send_all(x->fd, rq, (size_t)rl) != 0)
+    if (rl <= 0 || (size_t)rl >= sizeof rq || tn_send_all(x->fd, rq, (size_t)rl) != 0)
         return -1;
     int64_t end = mono_ms() + 10000;
     const char *eoh = NULL;
@@ -873,7 +837,7 @@ static void test_exec_system_exit(void)
     x = run(SA, ctx, "exit()");
     exec_ok(x);
     CU_ASSERT_EQUAL(x->n_error, 0);
-    sleep_ms(1000);
+    tn_sleep_ms(1000);
     x = run(SA, ctx, "print('answers')");
     exec_ok(x);
     stdout_is(x, "answers\n");
@@ -1117,7 +1081,7 @@ static void test_exec_concurrent_fifo(void)
         if (i == 0)
             x_read_until(&q[0], rq[0], READ_MS, 1);
         else
-            sleep_ms(100);
+            tn_sleep_ms(100);
     }
     for (int i = 0; i < 4; i++) {
         x_read(&q[i], rq[i], READ_MS);
@@ -1171,7 +1135,7 @@ static void test_exec_delete_while_running(void)
     CU_ASSERT_FATAL(x_open(&c, SA) == 0);
     CU_ASSERT(x_send(&c, req("import time\nprint('started')\ntime.sleep(60)", ctx, NULL,
                              NULL)) == 0);
-    sleep_ms(700);
+    tn_sleep_ms(700);
     int64_t t = mono_ms();
     http_resp *r = DEL(ip(SA, api_fmt("/context/%s", ctx)), K);
     expect_status(r, 200);
@@ -1262,7 +1226,7 @@ static int wait_state(const char *id, const char *want, int timeout_ms)
     while (strcmp(state_of(id), want) != 0) {
         if (mono_ms() >= end)
             return -1;
-        sleep_ms(100);
+        tn_sleep_ms(100);
     }
     return 0;
 }
@@ -1279,7 +1243,7 @@ static void test_stop_ends_contexts(void)
     xconn run_c;
     CU_ASSERT_FATAL(x_open(&run_c, SC) == 0);
     CU_ASSERT(x_send(&run_c, req("import time\ntime.sleep(120)", c2, NULL, NULL)) == 0);
-    sleep_ms(500);
+    tn_sleep_ms(500);
     expect_status(POST(api_fmt("/api/sandbox/%s/stop", SC), K, NULL), 200);
     CU_ASSERT_EQUAL(wait_state(SC, "stopped", 30000), 0);
     xres *x = xres_new();

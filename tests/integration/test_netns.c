@@ -27,18 +27,13 @@
 
 #include "cu_run.h"
 #include "emu_harness.h"
+#include "test_net.h"
 
 #define TOKEN "k"
 #define PORT 18123          /* inside the sandboxes: no clash with the host */
 
 static emu_proc E;
 static int g_up, g_isolated;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* The executor's "network" from /_emulator/info into out. */
 static void info_network(const emu_proc *e, char *out, size_t n)
@@ -143,7 +138,7 @@ static http_resp preview_get(const emu_proc *e, const char *id, int port,
     http_resp r = http_do(e, "GET", path, TOKEN, NULL, NULL, 0);
     for (int i = 0; wait_ok && r.status != 200 && i < 150; i++) {
         http_resp_free(&r);
-        sleep_ms(100);
+        tn_sleep_ms(100);
         r = http_do(e, "GET", path, TOKEN, NULL, NULL, 0);
     }
     return r;
@@ -187,21 +182,8 @@ static int holders_of(pid_t emu, pid_t *out, int max)
             holder |= memcmp(cmd + i, "--hold-net", 10) == 0;
         if (!holder)
             continue;
-        /* ppid is field 4 of stat; the name (field 2) has no spaces here */
-        pid_t pp = 0, gp = 0;
-        int dummy;
-        char st[16];
-        snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
-        f = fopen(p, "r");
-        if (f && fscanf(f, "%d %*s %15s %d", &dummy, st, &pp) == 3) {
-            fclose(f);
-            snprintf(p, sizeof p, "/proc/%d/stat", (int)pp);
-            f = fopen(p, "r");
-            if (f && fscanf(f, "%d %*s %15s %d", &dummy, st, &gp) != 3)
-                gp = 0;
-        }
-        if (f)
-            fclose(f);
+        long pp = tn_ppid((long)pid);
+        long gp = pp > 0 ? tn_ppid(pp) : -1;
         if (gp == emu)
             out[n++] = pid;
     }
@@ -450,7 +432,7 @@ static void test_holders_end_with_emulator(void)
         for (int i = 0; i < n; i++)
             left += alive(h[i]);
         if (left)
-            sleep_ms(50);
+            tn_sleep_ms(50);
     }
     CU_ASSERT_EQUAL(left, 0);
     emu_cleanup_dir(&e);

@@ -58,6 +58,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "cu_run.h"
+#include "test_net.h"
 #include "ws.h"
 
 #define K1 "preview-test-org1-key"
@@ -211,53 +212,11 @@ static unsigned PA, PB, PC;  /* file server, tools server, nothing */
 
 /* ---------- small utilities ---------- */
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static int64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int tcp_connect(unsigned port, int timeout_s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {timeout_s, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* A port in 20000-29999 that nothing on the loopback listens on and that
@@ -268,7 +227,7 @@ static unsigned pick_port(void)
         unsigned p = 20000u + (unsigned)(rand() % 10000);
         if (p == PA || p == PB || p == PC)
             continue;
-        int fd = tcp_connect(p, 1);
+        int fd = tn_connect(p, 1, 0);
         if (fd >= 0) {
             close(fd);
             continue;
@@ -405,7 +364,7 @@ static long wait_ready(const emu_proc *e, const char *path,
         http_resp_free(&r);
         if (st == 200 || mono_ms() > end)
             return st;
-        sleep_ms(100);
+        tn_sleep_ms(100);
     }
 }
 
@@ -794,12 +753,12 @@ static void test_post_large_body(void)
 static char *raw_exchange(const char *req, size_t reqlen, int timeout_ms, size_t *n)
 {
     *n = 0;
-    int fd = tcp_connect(api.emu.port, 5);
+    int fd = tn_connect(api.emu.port, 5, 0);
     if (fd < 0)
         return NULL;
     buf b;
     buf_init(&b, 16 * 1024 * 1024);
-    if (send_all(fd, req, reqlen) == 0) {
+    if (tn_send_all(fd, req, reqlen) == 0) {
         int64_t end = mono_ms() + timeout_ms;
         char chunk[8192];
         for (;;) {
@@ -934,7 +893,7 @@ static ws_conn *ws_open(const char *label, unsigned port, const char *hdr,
                         char *head, size_t headn)
 {
     head[0] = '\0';
-    int fd = tcp_connect(api.emu.port, 10);
+    int fd = tn_connect(api.emu.port, 10, 0);
     if (fd < 0)
         return NULL;
     char req[1024];
@@ -944,7 +903,7 @@ static ws_conn *ws_open(const char *label, unsigned port, const char *hdr,
                       "Sec-WebSocket-Key: " WS_KEY "\r\n"
                       "Sec-WebSocket-Version: 13\r\n%s%s\r\n",
                       port, label, api.emu.port, hdr, hdr[0] ? "\r\n" : "");
-    if (send_all(fd, req, (size_t)rl) != 0) {
+    if (tn_send_all(fd, req, (size_t)rl) != 0) {
         close(fd);
         return NULL;
     }
@@ -1169,7 +1128,7 @@ static int wait_state(const char *want)
             return 1;
         if (mono_ms() > end)
             return 0;
-        sleep_ms(100);
+        tn_sleep_ms(100);
     }
 }
 

@@ -46,6 +46,7 @@
 #include "api_util.h"
 #include "buf.h"
 #include "cu_run.h"
+#include "test_net.h"
 #include "ws.h"
 
 #define K "pty-test-key"
@@ -65,12 +66,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* "/toolbox/<sb>/process/pty" + printf(fmt, ...), pooled */
@@ -304,7 +299,7 @@ static int wait_unlisted(const char *sb, const char *id, int ms)
             return 1;
         if (mono_ms() >= end)
             return 0;
-        sleep_ms(50);
+        tn_sleep_ms(50);
     }
 }
 
@@ -349,24 +344,6 @@ static void info_at(const cJSON *o, const char *id, const char *cwd, int cols,
 
 /* ---------- /proc: processes under an emulator ---------- */
 
-static long ppid_of(long pid)
-{
-    char p[64], b[1024];
-    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(b, 1, sizeof b - 1, f);
-    fclose(f);
-    b[n] = '\0';
-    const char *rp = strrchr(b, ')');
-    long pp_ = -1;
-    char st;
-    if (!rp || sscanf(rp + 1, " %c %ld", &st, &pp_) != 2)
-        return -1;
-    return pp_;
-}
-
 /* Live processes whose argv is exactly argv0 argv1, descending from the
  * suite's emulator. */
 static int count_procs(const char *argv0, const char *argv1)
@@ -394,7 +371,7 @@ static int count_procs(const char *argv0, const char *argv1)
             continue;
         long cur = pid;
         for (int hops = 0; cur > 1 && hops < 64; hops++) {
-            cur = ppid_of(cur);
+            cur = tn_ppid(cur);
             if (cur == (long)api.emu.pid) {
                 n++;
                 break;
@@ -410,7 +387,7 @@ static int wait_procs(const char *a0, const char *a1, int want, int timeout_ms)
     int64_t end = mono_ms() + timeout_ms;
     int n;
     while ((n = count_procs(a0, a1)) != want && mono_ms() < end)
-        sleep_ms(50);
+        tn_sleep_ms(50);
     return n;
 }
 
@@ -441,39 +418,6 @@ typedef struct {
     char body[4096];     /* its body when not 101 */
     int eof;             /* the socket ended */
 } wsc;
-
-static int tcp_connect(unsigned port, int rcvbuf)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* recv with a timeout into w->raw; 1 got bytes, 0 timeout, -1 EOF/error. */
 static int fill(wsc *w, int timeout_ms)
@@ -537,7 +481,7 @@ static int ws_open_ex(wsc *w, const emu_proc *e, const char *path,
 {
     memset(w, 0, sizeof *w);
     buf_init(&w->raw, 2 * MAX_FRAME);
-    w->fd = tcp_connect(e->port, rcvbuf);
+    w->fd = tn_connect(e->port, 0, rcvbuf);
     if (w->fd < 0)
         return -1;
     buf rq;
@@ -554,7 +498,7 @@ static int ws_open_ex(wsc *w, const emu_proc *e, const char *path,
     buf_adds(&rq, "Authorization: Bearer " K "\r\n"
                   "X-Daytona-SDK-Version: 0.218.0\r\n"
                   "X-Daytona-Source: sdk-typescript-legacy\r\n\r\n");
-    int sent = send_all(w->fd, buf_str(&rq), rq.len);
+    int sent = tn_send_all(w->fd, buf_str(&rq), rq.len);
     buf_release(&rq);
     if (sent != 0)
         return -1;
@@ -1609,7 +1553,7 @@ static int wait_state(const char *sb, const char *want, int ms)
             return 1;
         if (mono_ms() >= end)
             return 0;
-        sleep_ms(100);
+        tn_sleep_ms(100);
     }
 }
 
@@ -1648,7 +1592,7 @@ static void test_exited_ptys_release_fds(void)
     res_init(&r);
     one_shot(SA, api_fmt("id=%s", api_uniq("fdw")), EXIT_CTL, "exit\n", &r);
     res_free(&r);
-    sleep_ms(300);
+    tn_sleep_ms(300);
     int before = count_fds(api.emu.pid);
     for (int i = 0; i < 6; i++) {
         res_init(&r);
@@ -1656,7 +1600,7 @@ static void test_exited_ptys_release_fds(void)
         expect_close(&r, 1000, NULL);
         res_free(&r);
     }
-    sleep_ms(500);
+    tn_sleep_ms(500);
     int after = count_fds(api.emu.pid);
     CU_ASSERT(before > 0 && after - before <= 1);
     if (after - before > 1)
@@ -1681,7 +1625,7 @@ static void test_stop_after_exited_pty(void)
     const char *id2 = api_uniq("ds");
     expect_status(create_rest(s2, api_fmt("{\"id\":\"%s\"}", id2)), 201);
     expect_status(DEL(pp(s2, "/%s", id2), K), 200);
-    sleep_ms(300);
+    tn_sleep_ms(300);
     int64_t t0 = mono_ms();
     expect_status(req_t("POST", api_fmt("/api/sandbox/%s/stop", s2), NULL, 30000), 200);
     int64_t t_del = mono_ms() - t0;
@@ -1795,7 +1739,7 @@ static void test_slow_consumer(void)
     ok = ok && ws_open_ex(&slow, &e, api_fmt("/toolbox/%s/process/pty/sl/connect", sb),
                           EXIT_CTL, 1, 4096) == 0;
     CU_ASSERT_FATAL(ok);
-    sleep_ms(300);
+    tn_sleep_ms(300);
     type_line(&fast, "head -c 16000000 /dev/zero | tr '\\0' x; echo; echo \"SLOW-$((40+2))\"\n");
     /* the reading client gets everything */
     int got = pty_read(&fast, &rf, 8000, "SLOW-42");

@@ -40,6 +40,7 @@
 #include "api_util.h"
 #include "buf.h"
 #include "cu_run.h"
+#include "test_net.h"
 #include "ws.h"
 
 #define K "sessions-test-key"
@@ -57,12 +58,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* "/toolbox/<sb>/process/session" + printf(fmt, ...) */
@@ -304,7 +299,7 @@ static int wait_exit(const char *sb, const char *sid, const char *cid, int timeo
             return ec->valueint;
         if (mono_ms() >= end)
             return -1000;
-        sleep_ms(50);
+        tn_sleep_ms(50);
     }
 }
 
@@ -326,24 +321,6 @@ static const cJSON *find_session(const cJSON *arr, const char *sid)
 }
 
 /* ---------- /proc: processes under this run's emulator ---------- */
-
-static long ppid_of(long pid)
-{
-    char p[64], b[1024];
-    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(b, 1, sizeof b - 1, f);
-    fclose(f);
-    b[n] = '\0';
-    const char *rp = strrchr(b, ')');
-    long pp = -1;
-    char st;
-    if (!rp || sscanf(rp + 1, " %c %ld", &st, &pp) != 2)
-        return -1;
-    return pp;
-}
 
 /* How many live (non-zombie) processes whose argv is exactly argv0 argv1
  * descend from the emulator. */
@@ -373,7 +350,7 @@ static int count_procs(const char *argv0, const char *argv1)
         /* zombies have an empty cmdline, so this one is alive; ancestry: */
         long cur = pid;
         for (int hops = 0; cur > 1 && hops < 64; hops++) {
-            cur = ppid_of(cur);
+            cur = tn_ppid(cur);
             if (cur == (long)api.emu.pid) {
                 n++;
                 break;
@@ -390,44 +367,11 @@ static int wait_procs(const char *a0, const char *a1, int want, int timeout_ms)
     int64_t end = mono_ms() + timeout_ms;
     int n;
     while ((n = count_procs(a0, a1)) != want && mono_ms() < end)
-        sleep_ms(50);
+        tn_sleep_ms(50);
     return n;
 }
 
 /* ---------- WebSocket follow ---------- */
-
-static int tcp_connect(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /*
  * GET <path> as a WebSocket upgrade (with the bearer token).  The response
@@ -437,7 +381,7 @@ static int send_all(int fd, const char *s, size_t n)
 static ws_conn *ws_open(const char *path, char *head, size_t headn)
 {
     head[0] = '\0';
-    int fd = tcp_connect(api.emu.port);
+    int fd = tn_connect(api.emu.port, 30, 0);
     if (fd < 0)
         return NULL;
     char req[4096];
@@ -451,7 +395,7 @@ static ws_conn *ws_open(const char *path, char *head, size_t headn)
                       "Authorization: Bearer " K "\r\n"
                       "X-Daytona-SDK-Version: 0.218.0\r\n\r\n",
                       path, api.emu.port);
-    if (rl <= 0 || (size_t)rl >= sizeof req || send_all(fd, req, (size_t)rl) != 0) {
+    if (rl <= 0 || (size_t)rl >= sizeof req || tn_send_all(fd, req, (size_t)rl) != 0) {
         close(fd);
         return NULL;
     }
@@ -896,7 +840,7 @@ static void test_logs(void)
         so = resp_str(r, "stdout") ? resp_str(r, "stdout") : "";
         if (*so)
             break;
-        sleep_ms(50);
+        tn_sleep_ms(50);
     }
     CU_ASSERT_STRING_EQUAL(so, "early\n");
     assert_kind(get_cmd(SA, sid, cid2)->json, "exitCode", 'a');
@@ -1014,11 +958,11 @@ static void test_input(void)
     /* echoed into stdout; the command is given time to start first (see
      * test_input_at_once for input right after the 202) */
     const char *cid = start(SA, sid, cmd);
-    sleep_ms(300);
+    tn_sleep_ms(300);
     http_resp *r = input(SA, sid, cid, "x");
     expect_status(r, 204);
     CU_ASSERT_EQUAL(r->body_len, 0);
-    sleep_ms(200);
+    tn_sleep_ms(200);
     assert_kind(get_cmd(SA, sid, cid)->json, "exitCode", 'a');   /* still waiting */
     expect_status(input(SA, sid, cid, "y\n"), 204);
     CU_ASSERT_EQUAL(wait_exit(SA, sid, cid, 10000), 0);
@@ -1031,7 +975,7 @@ static void test_input(void)
     CU_ASSERT(strncmp(out, OUT "x\n", 5) == 0);
     /* suppressInputEcho */
     const char *cid2 = start_at(SA, sid, cmd, 1, __FILE__, __LINE__);
-    sleep_ms(300);
+    tn_sleep_ms(300);
     expect_status(input(SA, sid, cid2, "p"), 204);
     expect_status(input(SA, sid, cid2, "q"), 204);
     CU_ASSERT_EQUAL(wait_exit(SA, sid, cid2, 10000), 0);
@@ -1068,7 +1012,7 @@ static void test_input_at_once(void)
                       i, r->status, r->body);
         if (r->status != 204) {
             /* unblock the command so the session can go on */
-            sleep_ms(300);
+            tn_sleep_ms(300);
             input(SA, sid, cid, "late");
         }
         CU_ASSERT_EQUAL(wait_exit(SA, sid, cid, 5000), 0);
@@ -1230,7 +1174,7 @@ static int wait_state(const char *id, const char *want, int timeout_ms)
     while (strcmp(state_of(id), want) != 0) {
         if (mono_ms() >= end)
             return -1;
-        sleep_ms(100);
+        tn_sleep_ms(100);
     }
     return 0;
 }
