@@ -156,6 +156,18 @@ dt_code dt__json_t(dt_client *c, const char *method, const char *url,
                    const cJSON *body, long timeout_ms, cJSON **out,
                    dt_error *err);
 
+/*
+ * One JSON exchange through dt__perform: body (NULL = none) serialised,
+ * a 2xx answer parsed into *out when out is non-NULL (NULL for an empty
+ * body; a body that is not JSON is DT_EPROTO unless raw is non-NULL, in
+ * which case the raw body is handed over there instead: free()).  Like
+ * every request, it carries X-Daytona-SDK-Version (internal.h).
+ * timeout_ms as dt__request.  *status (may be NULL) gets the HTTP status.
+ */
+dt_code dt__json_ex(dt_client *c, const char *method, const char *url,
+                    const cJSON *body, long timeout_ms, cJSON **out,
+                    char **raw, long *status, dt_error *err);
+
 /* ---- retry decisions (pure; unit-tested) ---- */
 
 typedef enum {

@@ -77,7 +77,7 @@ dt_code dt_interp_context_create(dt_sandbox *sb, const char *cwd,
         rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
         goto cleanup;
     }
-    rc = dt__proc_json(sb->client, "POST", url, body, 0, &j, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "POST", url, body, 0, &j, NULL, NULL, err);
     if (rc == DT_OK && !cJSON_IsObject(j))
         rc = dt__fail(err, DT_EPROTO, 200, "POST %s: not a context", url);
     else if (rc == DT_OK && context_from_json(j, out) != 0)
@@ -102,7 +102,7 @@ dt_code dt_interp_context_list(dt_sandbox *sb, dt_interp_context **out,
     dt_code rc = dt__proc_url(sb, &url, err, parts, 1);
     if (rc != DT_OK)
         return rc;
-    rc = dt__proc_json(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
     if (rc != DT_OK)
         goto cleanup;
     /* The SDK reads `.contexts ?? []`. */
@@ -140,8 +140,8 @@ dt_code dt_interp_context_delete(dt_sandbox *sb, const char *id,
     dt_code rc = dt__proc_url(sb, &url, err, parts, 2);
     if (rc != DT_OK)
         return rc;
-    rc = dt__proc_json(sb->client, "DELETE", url, NULL, 0, NULL, NULL, NULL,
-                       err);
+    rc = dt__json_ex(sb->client, "DELETE", url, NULL, 0, NULL, NULL, NULL,
+                     err);
     free(url);
     return rc;
 }

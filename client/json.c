@@ -56,6 +56,13 @@ dt_code dt__json_t(dt_client *c, const char *method, const char *url,
                    const cJSON *body, long timeout_ms, cJSON **out,
                    dt_error *err)
 {
+    return dt__json_ex(c, method, url, body, timeout_ms, out, NULL, NULL, err);
+}
+
+dt_code dt__json_ex(dt_client *c, const char *method, const char *url,
+                    const cJSON *body, long timeout_ms, cJSON **out,
+                    char **raw, long *status, dt_error *err)
+{
     char *text = NULL;
     dt__response rs;
     dt__response_init(&rs);
@@ -75,17 +82,21 @@ dt_code dt__json_t(dt_client *c, const char *method, const char *url,
     rc = dt__perform(c, &rq, &rs, err);
     if (rc != DT_OK || !out)
         goto cleanup;
-    if (rs.body.len == 0) {
-        *out = NULL;
+    if (status)
+        *status = rs.status;
+    *out = NULL;
+    if (rs.body.len == 0)
         goto cleanup;
-    }
     cJSON *j = cJSON_ParseWithLength(rs.body.data, rs.body.len);
-    if (!j) {
+    if (j) {
+        *out = j;
+    } else if (raw) {
+        if (!(*raw = buf_detach(&rs.body, NULL)))
+            rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
+    } else {
         rc = dt__fail(err, DT_EPROTO, rs.status,
                       "%s %s: response is not JSON", method, url);
-        goto cleanup;
     }
-    *out = j;
 cleanup:
     dt__response_release(&rs);
     cJSON_free(text);

@@ -57,50 +57,6 @@ dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
     return DT_OK;
 }
 
-dt_code dt__proc_json(dt_client *c, const char *method, const char *url,
-                      const cJSON *body, long timeout_ms, cJSON **out,
-                      char **raw, long *status, dt_error *err)
-{
-    char *text = NULL;
-    dt__response rs;
-    dt__response_init(&rs);
-    dt_code rc = DT_OK;
-    if (body && !(text = cJSON_PrintUnformatted(body))) {
-        rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-        goto cleanup;
-    }
-    dt__request rq = {
-        .method = method,
-        .url = url,
-        .content_type = text ? "application/json" : NULL,
-        .body = text,
-        .body_len = text ? strlen(text) : 0,
-        .timeout_ms = timeout_ms,
-    };
-    rc = dt__perform(c, &rq, &rs, err);
-    if (rc != DT_OK || !out)
-        goto cleanup;
-    if (status)
-        *status = rs.status;
-    *out = NULL;
-    if (rs.body.len == 0)
-        goto cleanup;
-    cJSON *j = cJSON_ParseWithLength(rs.body.data, rs.body.len);
-    if (j) {
-        *out = j;
-    } else if (raw) {
-        if (!(*raw = buf_detach(&rs.body, NULL)))
-            rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-    } else {
-        rc = dt__fail(err, DT_EPROTO, rs.status,
-                      "%s %s: response is not JSON", method, url);
-    }
-cleanup:
-    dt__response_release(&rs);
-    cJSON_free(text);
-    return rc;
-}
-
 char *dt__proc_str_or_empty(const cJSON *o, const char *key)
 {
     const char *s = dt__jstr(o, key);
@@ -183,7 +139,7 @@ static dt_code run(dt_sandbox *sb, const char *path, const cJSON *body,
     if (rc != DT_OK)
         return rc;
     long t = timeout_s > 0 ? timeout_s * 1000L + EXEC_TIMEOUT_PAD_MS : 0;
-    rc = dt__proc_json(sb->client, "POST", url, body, t, &j, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "POST", url, body, t, &j, NULL, NULL, err);
     if (rc != DT_OK)
         goto cleanup;
     const cJSON *ec = cJSON_GetObjectItemCaseSensitive(j, "exitCode");

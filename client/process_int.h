@@ -25,18 +25,6 @@ dt_code dt__proc_check(const dt_sandbox *sb, dt_error *err);
 dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
                      const char *const *parts, size_t n);
 
-/*
- * One JSON exchange through dt__perform: body (NULL = none) serialised,
- * a 2xx answer parsed into *out when out is non-NULL (NULL for an empty
- * body; a body that is not JSON is DT_EPROTO unless raw is non-NULL, in
- * which case the raw body is handed over there instead: free()).  Like
- * every request, it carries X-Daytona-SDK-Version (internal.h).
- * timeout_ms as dt__request.  *status (may be NULL) gets the HTTP status.
- */
-dt_code dt__proc_json(dt_client *c, const char *method, const char *url,
-                      const cJSON *body, long timeout_ms, cJSON **out,
-                      char **raw, long *status, dt_error *err);
-
 /* Heap copy of a string member, "" when absent or null (the SDK's `?? ''`);
  * NULL only on allocation failure. */
 char *dt__proc_str_or_empty(const cJSON *o, const char *key);

@@ -188,8 +188,8 @@ static dt_code create_session(dt_sandbox *sb, dt_pty *p, const dt_pty_opts *o,
                       : dt__fail(err, DT_ENOMEM, 0, "out of memory (or an "
                                                    "env key is NULL)");
     if (rc == DT_OK)
-        rc = dt__proc_json(sb->client, "POST", url, body, 0, NULL, NULL, NULL,
-                           err);
+        rc = dt__json_ex(sb->client, "POST", url, body, 0, NULL, NULL, NULL,
+                         err);
     if (rc == DT_OK)
         rc = dt__proc_url(sb, &p->url, err, one, 2);
     cJSON_Delete(body);
@@ -326,7 +326,7 @@ dt_code dt_pty_resize(dt_pty *p, int cols, int rows, dt_error *err)
     } else {
         memcpy(url, p->url, n - sizeof "/resize");
         memcpy(url + n - sizeof "/resize", "/resize", sizeof "/resize");
-        rc = dt__proc_json(p->client, "POST", url, b, 0, NULL, NULL, NULL, err);
+        rc = dt__json_ex(p->client, "POST", url, b, 0, NULL, NULL, NULL, err);
     }
     cJSON_Delete(b);
     free(url);
@@ -339,6 +339,6 @@ dt_code dt_pty_kill(dt_pty *p, dt_error *err)
      * thread may call it while another reads. */
     if (!p || !p->url)
         return dt__fail(err, DT_EINVAL, 0, "invalid PTY");
-    return dt__proc_json(p->client, "DELETE", p->url, NULL, 0, NULL, NULL,
-                         NULL, err);
+    return dt__json_ex(p->client, "DELETE", p->url, NULL, 0, NULL, NULL,
+                       NULL, err);
 }

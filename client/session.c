@@ -248,7 +248,7 @@ dt_code dt_session_create(dt_sandbox *sb, const char *session_id,
         rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
         goto cleanup;
     }
-    rc = dt__proc_json(sb->client, "POST", url, body, 0, NULL, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "POST", url, body, 0, NULL, NULL, NULL, err);
 cleanup:
     cJSON_Delete(body);
     free(url);
@@ -266,7 +266,7 @@ dt_code dt_session_get(dt_sandbox *sb, const char *session_id,
     dt_code rc = dt__proc_url(sb, &url, err, parts, 2);
     if (rc != DT_OK)
         return rc;
-    rc = dt__proc_json(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
     if (rc == DT_OK && !cJSON_IsObject(j))
         rc = dt__fail(err, DT_EPROTO, 200, "GET %s: not a session", url);
     else if (rc == DT_OK && session_from_json(j, out) != 0)
@@ -289,7 +289,7 @@ dt_code dt_session_list(dt_sandbox *sb, dt_session **out, size_t *n,
     dt_code rc = dt__proc_url(sb, &url, err, parts, 1);
     if (rc != DT_OK)
         return rc;
-    rc = dt__proc_json(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
     if (rc != DT_OK)
         goto cleanup;
     if (!cJSON_IsArray(j)) {
@@ -327,8 +327,8 @@ dt_code dt_session_delete(dt_sandbox *sb, const char *session_id,
     dt_code rc = dt__proc_url(sb, &url, err, parts, 2);
     if (rc != DT_OK)
         return rc;
-    rc = dt__proc_json(sb->client, "DELETE", url, NULL, 0, NULL, NULL, NULL,
-                       err);
+    rc = dt__json_ex(sb->client, "DELETE", url, NULL, 0, NULL, NULL, NULL,
+                     err);
     free(url);
     return rc;
 }
@@ -345,7 +345,7 @@ dt_code dt_session_get_command(dt_sandbox *sb, const char *session_id,
     dt_code rc = dt__proc_url(sb, &url, err, parts, 4);
     if (rc != DT_OK)
         return rc;
-    rc = dt__proc_json(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
     if (rc == DT_OK && !cJSON_IsObject(j))
         rc = dt__fail(err, DT_EPROTO, 200, "GET %s: not a command", url);
     else if (rc == DT_OK && command_from_json(j, out) != 0)
@@ -424,7 +424,7 @@ dt_code dt_session_exec(dt_sandbox *sb, const char *session_id,
     /* The SDK's timeout bounds only the HTTP wait (the daemon has none
      * for session commands). */
     long t = opts && opts->timeout_s > 0 ? opts->timeout_s * 1000L : 0;
-    rc = dt__proc_json(sb->client, "POST", url, body, t, &j, NULL, NULL, err);
+    rc = dt__json_ex(sb->client, "POST", url, body, t, &j, NULL, NULL, err);
     if (rc == DT_OK && !cJSON_IsObject(j))
         rc = dt__fail(err, DT_EPROTO, 0, "POST %s: no result object", url);
     if (rc == DT_OK &&
@@ -468,7 +468,7 @@ dt_code dt_session_logs(dt_sandbox *sb, const char *session_id,
         return rc;
     /* JSON {output, stdout, stderr}; a legacy daemon answers the log as
      * plain text, which is demultiplexed here. */
-    rc = dt__proc_json(sb->client, "GET", url, NULL, 0, &j, &raw, NULL, err);
+    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, &raw, NULL, err);
     if (rc != DT_OK)
         goto cleanup;
     if (j && !cJSON_IsObject(j)) {
@@ -572,8 +572,8 @@ dt_code dt_session_input(dt_sandbox *sb, const char *session_id,
     if (!body || !cJSON_AddStringToObject(body, "data", data))
         rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
     else
-        rc = dt__proc_json(sb->client, "POST", url, body, 0, NULL, NULL, NULL,
-                           err);
+        rc = dt__json_ex(sb->client, "POST", url, body, 0, NULL, NULL, NULL,
+                         err);
     cJSON_Delete(body);
     free(url);
     return rc;
