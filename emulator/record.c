@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <microhttpd.h>
 
 #include "app.h"
@@ -56,6 +57,59 @@ typedef struct {
 } recorder;
 
 static recorder g_rec;
+
+/* ---------- libcurl, loaded on demand ---------- */
+
+/* libcurl is loaded when record mode starts rather than linked: linked, it
+ * and its TLS and Kerberos dependencies (~3 MiB resident) would sit in every
+ * emulator, and only record mode uses them (bench 5, idle RSS).  Only
+ * these functions are called, through this table. */
+static struct {
+    void *lib;
+    CURLcode (*global_init)(long);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    void (*easy_cleanup)(CURL *);
+    const char *(*easy_strerror)(CURLcode);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+} C;
+
+static int curl_load(char *err, size_t errlen)
+{
+    const struct { const char *name; void **slot; } syms[] = {
+        {"curl_global_init", (void **)&C.global_init},
+        {"curl_global_cleanup", (void **)&C.global_cleanup},
+        {"curl_easy_init", (void **)&C.easy_init},
+        {"curl_easy_setopt", (void **)&C.easy_setopt},
+        {"curl_easy_perform", (void **)&C.easy_perform},
+        {"curl_easy_getinfo", (void **)&C.easy_getinfo},
+        {"curl_easy_cleanup", (void **)&C.easy_cleanup},
+        {"curl_easy_strerror", (void **)&C.easy_strerror},
+        {"curl_slist_append", (void **)&C.slist_append},
+        {"curl_slist_free_all", (void **)&C.slist_free_all},
+    };
+    C.lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!C.lib) {
+        snprintf(err, errlen, "record mode needs libcurl: %s", dlerror());
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        /* POSIX: dlsym hands a function's address back as a void *. */
+        *syms[i].slot = dlsym(C.lib, syms[i].name);
+        if (!*syms[i].slot) {
+            snprintf(err, errlen, "libcurl lacks %s", syms[i].name);
+            dlclose(C.lib);
+            memset(&C, 0, sizeof C);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 
 /* ---------- set-up ---------- */
 
@@ -133,7 +187,9 @@ int record_init(const char *upstream, const char *dir, char *err, size_t errlen)
     }
     g_rec.seq = last_seq(dir);
     /* Before any thread exists (STYLE.md anti-pattern 5). */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (curl_load(err, errlen) != 0)
+        return -1;
+    if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "curl_global_init failed");
         return -1;
     }
@@ -156,7 +212,10 @@ void record_cleanup(void)
     free(g_rec.dir);
     rec_norm_free(g_rec.norm);
     if (g_rec.curl_inited)
-        curl_global_cleanup();
+        C.global_cleanup();
+    if (C.lib)
+        dlclose(C.lib);
+    memset(&C, 0, sizeof C);
     pthread_mutex_destroy(&g_rec.mu);
     memset(&g_rec, 0, sizeof g_rec);
 }
@@ -375,7 +434,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
     struct curl_slist *nl = NULL;
     if (line) {
         snprintf(line, n, "%s: %s", key, value ? value : "");
-        nl = curl_slist_append(h->list, line);
+        nl = C.slist_append(h->list, line);
         free(line);
     }
     if (!nl) {
@@ -415,7 +474,7 @@ static int forward(emu_req *r, const char *body, size_t body_len,
 {
     int rc = -1;
     char *url = upstream_url(r->raw_uri);
-    CURL *h = curl_easy_init();
+    CURL *h = C.easy_init();
     hdr_ctx hc = {NULL, 0, 0};
     char ebuf[CURL_ERROR_SIZE] = "";
     if (!url || !h) {
@@ -424,43 +483,43 @@ static int forward(emu_req *r, const char *body, size_t body_len,
     }
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hc);
     /* No Expect: 100-continue round trip; no invented Content-Type. */
-    struct curl_slist *nl = curl_slist_append(hc.list, "Expect:");
+    struct curl_slist *nl = C.slist_append(hc.list, "Expect:");
     if (nl && !hc.has_ctype)
-        nl = curl_slist_append(nl, "Content-Type:");
+        nl = C.slist_append(nl, "Content-Type:");
     if (!nl || hc.failed) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
     hc.list = nl;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hc.list);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, u);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, u);
+    C.easy_setopt(h, CURLOPT_URL, url);
+    C.easy_setopt(h, CURLOPT_HTTPHEADER, hc.list);
+    C.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    C.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
+    C.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    C.easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+    C.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    C.easy_setopt(h, CURLOPT_WRITEDATA, u);
+    C.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    C.easy_setopt(h, CURLOPT_HEADERDATA, u);
     if (strcmp(r->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        C.easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(r->method, "GET") != 0 || body_len > 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+        C.easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        C.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        C.easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     }
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = C.easy_perform(h);
     if (cc != CURLE_OK) {
         snprintf(err, errlen, "%s", u->too_big ? "upstream answer over 64 MiB"
-                                  : ebuf[0] ? ebuf : curl_easy_strerror(cc));
+                                  : ebuf[0] ? ebuf : C.easy_strerror(cc));
         goto done;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &u->status);
+    C.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &u->status);
     rc = 0;
 done:
-    curl_slist_free_all(hc.list);
+    C.slist_free_all(hc.list);
     if (h)
-        curl_easy_cleanup(h);
+        C.easy_cleanup(h);
     free(url);
     return rc;
 }
