@@ -89,46 +89,28 @@ cleanup:
     return rc;
 }
 
+static int context_conv(const cJSON *j, void *elem)
+{
+    return context_from_json(j, elem);
+}
+
+static void context_free(void *elem)
+{
+    dt_interp_context_release(elem);
+}
+
 dt_code dt_interp_context_list(dt_sandbox *sb, dt_interp_context **out,
                                size_t *n, dt_error *err)
 {
-    const char *parts[] = {"/process/interpreter/context"};
-    char *url = NULL;
-    cJSON *j = NULL;
-    dt_interp_context *list = NULL;
-    size_t got = 0;
     if (!out || !n)
         return dt__fail(err, DT_EINVAL, 0, "out and n are required");
-    dt_code rc = dt__proc_url(sb, &url, err, parts, 1);
-    if (rc != DT_OK)
-        return rc;
-    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
-    if (rc != DT_OK)
-        goto cleanup;
+    void *list = NULL;
     /* The SDK reads `.contexts ?? []`. */
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "contexts");
-    int count = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
-    if (count > 0 && !(list = calloc((size_t)count, sizeof *list))) {
-        rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-        goto cleanup;
-    }
-    const cJSON *it;
-    if (count <= 0)
-        a = NULL;
-    cJSON_ArrayForEach(it, a) {
-        if (got == (size_t)count || context_from_json(it, &list[got]) != 0) {
-            rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-            goto cleanup;
-        }
-        got++;
-    }
-    *out = list;
-    *n = got;
-    list = NULL;
-cleanup:
-    dt_interp_context_list_free(list, got);
-    cJSON_Delete(j);
-    free(url);
+    dt_code rc = dt__proc_get_list(sb, "/process/interpreter/context", "contexts",
+                                   sizeof(dt_interp_context), context_conv,
+                                   context_free, &list, n, err);
+    if (rc == DT_OK)
+        *out = list;
     return rc;
 }
 

@@ -57,6 +57,53 @@ dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
     return DT_OK;
 }
 
+dt_code dt__proc_get_list(dt_sandbox *sb, const char *path, const char *key,
+                          size_t size, dt__conv_fn conv, dt__release_fn release,
+                          void **out, size_t *n, dt_error *err)
+{
+    const char *parts[] = {path};
+    char *url = NULL, *list = NULL;
+    cJSON *j = NULL;
+    size_t got = 0;
+    dt_code rc = dt__proc_url(sb, &url, err, parts, 1);
+    if (rc != DT_OK)
+        return rc;
+    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
+    if (rc != DT_OK)
+        goto cleanup;
+    const cJSON *a = key ? cJSON_GetObjectItemCaseSensitive(j, key) : j;
+    if (!key && !cJSON_IsArray(a)) {
+        rc = dt__fail(err, DT_EPROTO, 200, "GET %s: not a list", url);
+        goto cleanup;
+    }
+    int count = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+    if (count > 0 && !(list = calloc((size_t)count, size))) {
+        rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
+        goto cleanup;
+    }
+    const cJSON *it;
+    if (count <= 0)
+        a = NULL;
+    cJSON_ArrayForEach(it, a) {
+        if (got == (size_t)count || conv(it, list + got * size) != 0) {
+            rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
+            goto cleanup;
+        }
+        got++;
+    }
+    *out = list;
+    *n = got;
+    list = NULL;
+    got = 0;
+cleanup:
+    for (size_t i = 0; i < got; i++)
+        release(list + i * size);
+    free(list);
+    cJSON_Delete(j);
+    free(url);
+    return rc;
+}
+
 char *dt__proc_str_or_empty(const cJSON *o, const char *key)
 {
     const char *s = dt__jstr(o, key);

@@ -25,6 +25,17 @@ dt_code dt__proc_check(const dt_sandbox *sb, dt_error *err);
 dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
                      const char *const *parts, size_t n);
 
+/* GETs a toolbox list at path and converts each element with conv into a
+ * new array of *n elements of `size` bytes (*out; NULL when empty).  The
+ * list is the whole body when key is NULL (anything but an array is
+ * DT_EPROTO), else body[key], absent or not an array read as empty (the
+ * SDK's `?? []`).  On failure what was converted is released. */
+typedef int (*dt__conv_fn)(const cJSON *j, void *elem);
+typedef void (*dt__release_fn)(void *elem);
+dt_code dt__proc_get_list(dt_sandbox *sb, const char *path, const char *key,
+                          size_t size, dt__conv_fn conv, dt__release_fn release,
+                          void **out, size_t *n, dt_error *err);
+
 /* Heap copy of a string member, "" when absent or null (the SDK's `?? ''`);
  * NULL only on allocation failure. */
 char *dt__proc_str_or_empty(const cJSON *o, const char *key);

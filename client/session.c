@@ -276,46 +276,26 @@ dt_code dt_session_get(dt_sandbox *sb, const char *session_id,
     return rc;
 }
 
+static int session_conv(const cJSON *j, void *elem)
+{
+    return session_from_json(j, elem);
+}
+
+static void session_free(void *elem)
+{
+    dt_session_release(elem);
+}
+
 dt_code dt_session_list(dt_sandbox *sb, dt_session **out, size_t *n,
                         dt_error *err)
 {
-    const char *parts[] = {"/process/session"};
-    char *url = NULL;
-    cJSON *j = NULL;
-    dt_session *list = NULL;
-    size_t got = 0;
     if (!out || !n)
         return dt__fail(err, DT_EINVAL, 0, "out and n are required");
-    dt_code rc = dt__proc_url(sb, &url, err, parts, 1);
-    if (rc != DT_OK)
-        return rc;
-    rc = dt__json_ex(sb->client, "GET", url, NULL, 0, &j, NULL, NULL, err);
-    if (rc != DT_OK)
-        goto cleanup;
-    if (!cJSON_IsArray(j)) {
-        rc = dt__fail(err, DT_EPROTO, 200, "GET %s: not a list", url);
-        goto cleanup;
-    }
-    int count = cJSON_GetArraySize(j);
-    if (count > 0 && !(list = calloc((size_t)count, sizeof *list))) {
-        rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-        goto cleanup;
-    }
-    const cJSON *it;
-    cJSON_ArrayForEach(it, j) {
-        if (got == (size_t)count || session_from_json(it, &list[got]) != 0) {
-            rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-            goto cleanup;
-        }
-        got++;
-    }
-    *out = list;
-    *n = got;
-    list = NULL;
-cleanup:
-    dt_session_list_free(list, got);
-    cJSON_Delete(j);
-    free(url);
+    void *list = NULL;
+    dt_code rc = dt__proc_get_list(sb, "/process/session", NULL, sizeof(dt_session),
+                                   session_conv, session_free, &list, n, err);
+    if (rc == DT_OK)
+        *out = list;
     return rc;
 }
 
