@@ -1128,6 +1128,17 @@ static int pump(emu_executor *ex, pid_t pid, int in_w, int out_r, int st_r,
                 st_open = 0;
         }
     }
+    /* Usually the launcher is on its way out (nothing was left running):
+     * a moment's wait spares a waiter thread. */
+    int64_t brief = time_mono_ms() + 100;
+    while (st_open && time_mono_ms() < brief) {
+        struct pollfd p = {st_r, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        ssize_t n = read(st_r, chunk, sizeof chunk);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            st_open = 0;
+    }
     if (in_open)
         close(in_w);
     return st_open;
