@@ -18,6 +18,7 @@
 enum {
     O_NAME = 1, O_LABEL, O_ENV, O_CPU, O_MEMORY, O_DISK, O_AUTO_STOP,
     O_AUTO_ARCHIVE, O_AUTO_DELETE, O_SNAPSHOT, O_NET_BLOCK_ALL, O_LANGUAGE,
+    O_USER, O_PUBLIC, O_GPU, O_NET_ALLOW, O_EPHEMERAL, O_IMAGE,
     O_PAGE, O_LIMIT, O_CURSOR
 };
 
@@ -105,6 +106,12 @@ static const cli_opt create_opts[] = {
     {"snapshot", 0, 1, O_SNAPSHOT},
     {"network-block-all", 0, 0, O_NET_BLOCK_ALL},
     {"language", 0, 1, O_LANGUAGE},
+    {"user", 0, 1, O_USER},
+    {"public", 0, 0, O_PUBLIC},
+    {"gpu", 0, 1, O_GPU},
+    {"network-allow-list", 0, 1, O_NET_ALLOW},
+    {"ephemeral", 0, 0, O_EPHEMERAL},
+    {"image", 0, 1, O_IMAGE},
     {NULL, 0, 0, 0},
 };
 
@@ -117,6 +124,12 @@ static int create_flag(const cli_ctx *cx, const cli_hit *h,
     case O_SNAPSHOT: p->snapshot = h->val; return 0;
     case O_LANGUAGE: p->language = h->val; return 0;
     case O_NET_BLOCK_ALL: p->network_block_all = 1; return 0;
+    case O_USER: p->user = h->val; return 0;
+    case O_PUBLIC: p->public_ = 1; return 0;
+    case O_EPHEMERAL: p->ephemeral = 1; return 0;
+    case O_IMAGE: p->image = h->val; return 0;
+    case O_NET_ALLOW: p->network_allow_list = h->val; return 0;
+    case O_GPU: return cli_int(cx, "--gpu", h->val, 1, INT_MAX, &p->gpu);
     case O_LABEL: return cli_kvs_add(cx, labels, "--label", h->val);
     case O_ENV: return cli_kvs_add(cx, env, "--env", h->val);
     case O_CPU: return cli_int(cx, "--cpu", h->val, 1, INT_MAX, &p->cpu);
@@ -400,9 +413,17 @@ const cli_cmd cli_sandbox_cmds[] = {
      "never,\n"
      "                           0 = at stop)\n"
      "      --snapshot NAME      snapshot name or id\n"
+     "      --image IMAGE        base image (e.g. python:3.12) instead of "
+     "a snapshot\n"
      "      --network-block-all  block all network access\n"
+     "      --network-allow-list CIDRS  comma-separated networks to allow "
+     "(at most 5)\n"
      "      --language LANG      python (default), typescript or "
-     "javascript\n",
+     "javascript\n"
+     "      --user USER          OS user inside the sandbox\n"
+     "      --public             preview URLs need no token\n"
+     "      --gpu N              GPUs\n"
+     "      --ephemeral          delete the sandbox when it stops\n",
      create_opts, 0, 0, run_create, NULL},
     {"list", list_aliases, "[flags]", "List sandboxes",
      "Flags:\n"

@@ -396,4 +396,23 @@ expect_file out $'Sandbox \'cli-b\' deleted\n'
 run 0 "$DTCTL" list -f json --label "run=$RUN"
 expect_eq "list after delete" "[]" "$(json 'd["items"]')"
 
+# ---------------------------------------------------------------------
+# the rest of create's flags
+# ---------------------------------------------------------------------
+run 0 "$DTCTL" create --name cli-c --public --user root --ephemeral \
+    --network-allow-list 10.0.0.0/8,192.168.0.0/16 -f json
+expect_eq "create public/user/allow-list/ephemeral" \
+    '[true, "root", "10.0.0.0/8,192.168.0.0/16", 0]' \
+    "$(json '[d["public"], d["user"], d["networkAllowList"], d["autoDeleteInterval"]]')"
+run 0 "$DTCTL" create --name cli-d --image python:3.12 --cpu 2 --gpu 1 --ephemeral -f json
+expect_eq "create from an image, with a GPU" '[null, 2, 1, "FROM python:3.12\n"]' \
+    "$(json '[d["snapshot"], d["cpu"], d["gpu"], d["buildInfo"]["dockerfileContent"]]')"
+# Daytona's own rule comes back as the error: a GPU sandbox must be ephemeral.
+run 1 "$DTCTL" create --name cli-e --image python:3.12 --gpu 1
+expect_error_line "GPU sandboxes must be ephemeral"
+run 2 "$DTCTL" create --gpu 0
+expect_usage_error "--gpu"
+run 0 "$DTCTL" delete cli-c
+run 0 "$DTCTL" delete cli-d
+
 echo "test_dtctl: all $CHECKS checks passed"
