@@ -1042,7 +1042,10 @@ static void set_nonblock(int fd)
 /*
  * The I/O loop: feeds stdin, collects output up to the cap, reads the
  * status line, and enforces a backstop deadline (the launcher enforces the
- * real one).  Returns when output and status have both reached EOF.
+ * real one).  Returns when output and status have both reached EOF -- or,
+ * for a lingering command (spec->linger), once the status line is in and
+ * the output has closed: then 1 when the launcher is still running (what
+ * the command left lives on), else 0.
  */
 static int pump(emu_executor *ex, pid_t pid, int in_w, int out_r, int st_r,
                 const exec_spec *spec, exec_result *res, buf *status)
