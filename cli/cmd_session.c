@@ -1,9 +1,10 @@
 /*
- * cmd_session.c - `dtctl session create|exec|logs|delete`: persistent
+ * cmd_session.c - `dtctl session create|list|exec|logs|delete`: persistent
  * shells in a sandbox (cd, export and functions carry over between
  * commands of one session).
  *
  *   session create ID [SESSION]            prints the session id
+ *   session list ID                        sessions and their commands
  *   session exec ID SESSION [--async] -- CMD [ARGS...]
  *   session logs ID SESSION CMD_ID [--follow]
  *   session delete ID SESSION
@@ -112,6 +113,63 @@ static int run_delete(cli_ctx *cx, const cli_args *a)
         rc = cli_print_json(session_json(a->pos[1], "deleted"));
     else
         printf("Session '%s' deleted\n", a->pos[1]);
+    dt_sandbox_free(sb);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* list                                                               */
+/* ------------------------------------------------------------------ */
+
+/* {"sessionId", "commands": [{"id", "command", "exitCode" (null while it
+ * runs)}]}, as the toolbox answers. */
+static cJSON *session_list_json(const dt_session *list, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        cJSON *s = session_json(list[i].session_id, NULL);
+        cJSON *cmds = s ? cJSON_AddArrayToObject(s, "commands") : NULL;
+        int ok = cmds != NULL;
+        for (size_t k = 0; ok && k < list[i].n_commands; k++) {
+            const dt_command *c = &list[i].commands[k];
+            cJSON *o = cJSON_CreateObject();
+            ok = o && cJSON_AddItemToArray(cmds, o) &&
+                 cJSON_AddStringToObject(o, "id", c->id ? c->id : "") &&
+                 add_str_or_null(o, "command", c->command) &&
+                 (c->has_exit_code ? cJSON_AddNumberToObject(o, "exitCode", c->exit_code) != NULL
+                                   : cJSON_AddNullToObject(o, "exitCode") != NULL);
+        }
+        if (!ok || !cJSON_AddItemToArray(arr, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+static int run_list(cli_ctx *cx, const cli_args *a)
+{
+    dt_sandbox *sb = NULL;
+    dt_session *list = NULL;
+    size_t n = 0;
+    dt_error err;
+    int rc;
+
+    if ((rc = cli_open_sandbox(cx, a->pos[0], &sb)) != 0)
+        return rc;
+    if (dt_session_list(sb, &list, &n, &err) != DT_OK) {
+        rc = cli_fail(&err);
+    } else if (cx->json) {
+        cJSON *j = session_list_json(list, n);
+        rc = j ? cli_print_json(j) : cli_failf("out of memory");
+    } else {
+        printf("%-40s %s\n", "SESSION", "COMMANDS");
+        for (size_t i = 0; i < n; i++)
+            printf("%-40s %zu\n", list[i].session_id ? list[i].session_id : "",
+                   list[i].n_commands);
+    }
+    dt_session_list_free(list, n);
     dt_sandbox_free(sb);
     return rc;
 }
@@ -324,6 +382,8 @@ const cli_cmd cli_session_cmds[] = {
     {"create", NULL, "ID [SESSION] [flags]",
      "Create a session (id generated when not given) and print its id",
      NULL, NULL, 1, 2, run_create, NULL},
+    {"list", NULL, "ID [flags]", "List the sandbox's sessions and their "
+     "commands", NULL, NULL, 1, 1, run_list, NULL},
     {"exec", NULL, "ID SESSION [--async] [flags] -- CMD [ARGS...]",
      "Run a command in a session; exits with its exit code",
      "Words are joined as for `dtctl exec` (one word = a shell line).\n\n"

@@ -321,6 +321,18 @@ expect_eq "logs json stderr" '"a2\n"' "$(json 'json.dumps(d["stderr"])')"
 run 0 "$DTCTL" session create "$A" --format json
 S2=$(json 'd["sessionId"]')
 [[ "$S2" == dtctl-* ]] || fail "generated session id [$S2]"
+run 0 "$DTCTL" session list "$A" -f json
+expect_eq "session list ids" "$(printf '["%s", "s1"]' "$S2")" \
+    "$(json 'sorted(s["sessionId"] for s in d)')"
+expect_eq "session list s1 commands" "4" \
+    "$(json '[len(s["commands"]) for s in d if s["sessionId"] == "s1"][0]')"
+expect_eq "session list s1 exit codes" "[0, 0, 5, 0]" \
+    "$(json '[c["exitCode"] for s in d if s["sessionId"] == "s1" for c in s["commands"]]')"
+run 0 "$DTCTL" session list "$A"
+expect_contains out "SESSION"
+expect_contains out "s1"
+run 1 "$DTCTL" session list no-such-sandbox
+expect_error_line "not found"
 run 0 "$DTCTL" session delete "$A" "$S2"
 run 0 "$DTCTL" session delete "$A" s1
 expect_contains out "Session 's1' deleted"
