@@ -19,7 +19,7 @@ enum {
     O_NAME = 1, O_LABEL, O_ENV, O_CPU, O_MEMORY, O_DISK, O_AUTO_STOP,
     O_AUTO_ARCHIVE, O_AUTO_DELETE, O_SNAPSHOT, O_NET_BLOCK_ALL, O_LANGUAGE,
     O_USER, O_PUBLIC, O_GPU, O_NET_ALLOW, O_EPHEMERAL, O_IMAGE,
-    O_PAGE, O_LIMIT, O_CURSOR
+    O_PAGE, O_LIMIT, O_CURSOR, O_ALL
 };
 
 /* ------------------------------------------------------------------ */
@@ -358,15 +358,14 @@ static cJSON *deleted_json(const char *id, const char *name)
     return j;
 }
 
-static int run_delete(cli_ctx *cx, const cli_args *a)
+/* Deletes sb (taken) and reports it: printed, or added to *report (JSON).
+ * Returns 0 or the exit status. */
+static int delete_one(dt_sandbox *sb, cJSON *report)
 {
-    dt_sandbox *sb = NULL;
     char *id = NULL, *name = NULL;
     dt_error err;
-    int rc;
+    int rc = 0;
 
-    if ((rc = cli_open_sandbox(cx, a->pos[0], &sb)) != 0)
-        return rc;
     /* Taken before the delete: Daytona renames a deleted sandbox
      * (DESTROYED_<name>_<ms>) and the handle sees the new name. */
     id = strdup(dt_sandbox_id(sb));
@@ -375,14 +374,115 @@ static int run_delete(cli_ctx *cx, const cli_args *a)
         rc = cli_failf("out of memory");
     else if (dt_sandbox_delete(sb, 0, &err) != DT_OK)
         rc = cli_fail(&err);
-    else if (cx->json)
-        rc = cli_print_json(deleted_json(id, name));
-    else
+    else if (report && !cJSON_AddItemToArray(report, deleted_json(id, name)))
+        rc = cli_failf("out of memory");
+    else if (!report)
         printf("Sandbox '%s' deleted\n", name);
     free(id);
     free(name);
     dt_sandbox_free(sb);
     return rc;
+}
+
+/* --all: every sandbox the key sees (with --label: those matching), read
+ * page by page first, so sandboxes still `destroying` are not met again. */
+static int delete_all(cli_ctx *cx, const cli_args *a)
+{
+    cli_kvs labels = {NULL, 0};
+    dt_sandbox **all = NULL;
+    size_t n = 0, cap = 0;
+    dt_sandbox_list *l = NULL;
+    char *cursor = strdup("");
+    dt_client *c;
+    dt_error err;
+    int rc = 0;
+
+    for (size_t i = 0; i < a->n_hits && rc == 0; i++)
+        if (a->hits[i].id == O_LABEL)
+            rc = cli_kvs_add(cx, &labels, "--label", a->hits[i].val);
+    if (rc != 0 || (rc = cli_client(cx, &c)) != 0)
+        goto cleanup;
+    while (cursor) {
+        dt_list_opts o = {labels.v, labels.n, 0, 100, cursor, NULL};
+        if (dt_list(c, &o, &l, &err) != DT_OK) {
+            rc = cli_fail(&err);
+            goto cleanup;
+        }
+        for (size_t i = 0; i < dt_sandbox_list_count(l); i++) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                dt_sandbox **g = realloc(all, nc * sizeof *g);
+                if (!g) {
+                    rc = cli_failf("out of memory");
+                    goto cleanup;
+                }
+                all = g;
+                cap = nc;
+            }
+            all[n++] = dt_sandbox_list_take(l, i);
+        }
+        const char *next = dt_sandbox_list_next_cursor(l);
+        free(cursor);
+        cursor = next && *next ? strdup(next) : NULL;
+        dt_sandbox_list_free(l);
+        l = NULL;
+    }
+    cJSON *report = cx->json ? cJSON_CreateArray() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        int r = delete_one(all[i], report);
+        all[i] = NULL;
+        if (r != 0 && rc == 0)
+            rc = r;          /* go on with the others; report the first */
+    }
+    if (cx->json) {
+        int r = cli_print_json(report);
+        if (rc == 0)
+            rc = r;
+    } else if (n == 0) {
+        printf("No sandboxes to delete\n");
+    }
+cleanup:
+    for (size_t i = 0; i < n; i++)
+        dt_sandbox_free(all[i]);
+    free(all);
+    free(cursor);
+    dt_sandbox_list_free(l);
+    cli_kvs_release(&labels);
+    return rc;
+}
+
+static const cli_opt delete_opts[] = {
+    {"all", 'a', 0, O_ALL},
+    {"label", 0, 1, O_LABEL},
+    {NULL, 0, 0, 0},
+};
+
+static int run_delete(cli_ctx *cx, const cli_args *a)
+{
+    dt_sandbox *sb = NULL;
+    int all = 0, label = 0, rc;
+
+    for (size_t i = 0; i < a->n_hits; i++) {
+        all |= a->hits[i].id == O_ALL;
+        label |= a->hits[i].id == O_LABEL;
+    }
+    if (all && a->n_pos)
+        return cli_usage_error(cx, "--all takes no sandbox ID");
+    if (!all && !a->n_pos)
+        return cli_usage_error(cx, "a sandbox ID (or --all) is required");
+    if (label && !all)
+        return cli_usage_error(cx, "--label goes with --all");
+    if (all)
+        return delete_all(cx, a);
+    if ((rc = cli_open_sandbox(cx, a->pos[0], &sb)) != 0)
+        return rc;
+    if (!cx->json)
+        return delete_one(sb, NULL);
+    cJSON *one = cJSON_CreateArray();
+    rc = delete_one(sb, one);
+    cJSON *item = rc == 0 ? cJSON_DetachItemFromArray(one, 0) : NULL;
+    cJSON_Delete(one);
+    return rc == 0 ? cli_print_json(item) : rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -441,7 +541,13 @@ const cli_cmd cli_sandbox_cmds[] = {
      ID_ARG, NULL, 1, 1, run_transition, NULL},
     {"archive", NULL, "ID [flags]", "Archive a stopped sandbox", ID_ARG, NULL,
      1, 1, run_transition, NULL},
-    {"delete", delete_aliases, "ID [flags]", "Delete a sandbox and wait "
-     "until it is gone", ID_ARG, NULL, 1, 1, run_delete, NULL},
+    {"delete", delete_aliases, "ID | --all [flags]", "Delete a sandbox and wait "
+     "until it is gone",
+     ID_ARG "\nFlags:\n"
+     "  -a, --all                delete every sandbox (one JSON array with "
+     "--format json)\n"
+     "      --label KEY=VALUE    with --all: only sandboxes with this label "
+     "(repeatable)\n",
+     delete_opts, 0, 1, run_delete, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -424,7 +424,22 @@ run 1 "$DTCTL" create --name cli-e --image python:3.12 --gpu 1
 expect_error_line "GPU sandboxes must be ephemeral"
 run 2 "$DTCTL" create --gpu 0
 expect_usage_error "--gpu"
-run 0 "$DTCTL" delete cli-c
-run 0 "$DTCTL" delete cli-d
+
+# delete --all (with --label: only the matching ones)
+run 2 "$DTCTL" delete --all cli-c
+expect_usage_error "--all takes no sandbox ID"
+run 2 "$DTCTL" delete
+expect_usage_error "required"
+run 2 "$DTCTL" delete cli-c --label a=b
+expect_usage_error "--label goes with --all"
+run 0 "$DTCTL" delete --all --label nobody=x -f json
+expect_eq "delete --all, no match" "[]" "$(json 'd')"
+run 0 "$DTCTL" delete --all -f json
+expect_eq "delete --all names" '["cli-c", "cli-d"]' "$(json 'sorted(x["name"] for x in d)')"
+expect_eq "delete --all deleted" '[true, true]' "$(json '[x["deleted"] for x in d]')"
+run 0 "$DTCTL" list -f json
+expect_eq "list after delete --all" "[]" "$(json 'd["items"]')"
+run 0 "$DTCTL" delete --all
+expect_file out $'No sandboxes to delete\n'
 
 echo "test_dtctl: all $CHECKS checks passed"
