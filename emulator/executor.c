@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "fsutil.h"
 #include "supervisor.h"
 #include "timeutil.h"
 
@@ -346,22 +347,6 @@ static int world_traversable(const char *path)
     return 1;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, mode) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
 {
     emu_executor *ex = calloc(1, sizeof *ex);
@@ -389,7 +374,7 @@ emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
                  cfg->launcher, strerror(errno));
         goto fail;
     }
-    if (mkdir_p(cfg->sandboxes_dir, 0711) != 0 ||
+    if (fs_mkdir_p(cfg->sandboxes_dir, 0711) != 0 ||
         chmod(cfg->sandboxes_dir, 0711) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", cfg->sandboxes_dir,
                  strerror(errno));

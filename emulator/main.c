@@ -25,6 +25,7 @@
 #include "exec_cmd.h"
 #include "executor.h"
 #include "faults.h"
+#include "fsutil.h"
 #include "handlers.h"
 #include "journal.h"
 #include "record.h"
@@ -361,23 +362,6 @@ static int parse_args(int argc, char **argv, emu_config *cfg)
     return 0;
 }
 
-/* mkdir -p for the data directory. */
-static int make_dirs(const char *path)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, 0700) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 static char default_dir[PATH_MAX];
 
 static const char *default_data_dir(void)
@@ -579,7 +563,7 @@ int main(int argc, char **argv)
     if (app.in_memory) {
         snprintf(dbpath, sizeof dbpath, ":memory:");
     } else {
-        if (make_dirs(app.cfg.data_dir) != 0) {
+        if (fs_mkdir_p(app.cfg.data_dir, 0700) != 0) {
             emu_log(&app, EMU_LOG_ERROR, "cannot create data directory %s: %s",
                     app.cfg.data_dir, strerror(errno));
             goto done;

@@ -32,6 +32,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "fsutil.h"
 #include "record_norm.h"
 
 #define REC_MAX_BODY (64u * 1024 * 1024)   /* each way */
@@ -113,22 +114,6 @@ static int curl_load(char *err, size_t errlen)
 
 /* ---------- set-up ---------- */
 
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 /* The highest "NNNNNN-" prefix among DIR's fixtures (0 when none). */
 static unsigned long last_seq(const char *dir)
 {
@@ -174,7 +159,7 @@ int record_init(const char *upstream, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "--upstream must be an http:// or https:// URL");
         return -1;
     }
-    if (!dir || !*dir || mkdir_p(dir) != 0) {
+    if (!dir || !*dir || fs_mkdir_p(dir, 0755) != 0) {
         snprintf(err, errlen, "cannot create --record directory %s: %s",
                  dir ? dir : "", strerror(errno));
         return -1;

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "launcher_opts.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -309,22 +310,6 @@ static void arm_deadline_timer(void)
 
 /* ---------- namespaced level ---------- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, mode) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 static int join(char *out, size_t n, const char *a, const char *b)
 {
     return snprintf(out, n, "%s%s", a, b) >= (int)n ? -1 : 0;
@@ -354,12 +339,12 @@ static int bind_into_flags(const char *root, const char *src, const char *dst,
         char *slash = strrchr(parent, '/');
         if (slash && slash != parent) {
             *slash = '\0';
-            mkdir_p(parent, 0755);
+            fs_mkdir_p(parent, 0755);
         }
         return (symlink(link, target) != 0 && errno != EEXIST) ? -1 : 0;
     }
     if (S_ISDIR(st.st_mode)) {
-        if (mkdir_p(target, 0755) != 0)
+        if (fs_mkdir_p(target, 0755) != 0)
             return -1;
     } else if (stat(target, &st) != 0) {
         /* A file mount point must exist; over an existing file (e.g.
@@ -369,7 +354,7 @@ static int bind_into_flags(const char *root, const char *src, const char *dst,
         char *slash = strrchr(parent, '/');
         if (slash && slash != parent) {
             *slash = '\0';
-            if (mkdir_p(parent, 0755) != 0)
+            if (fs_mkdir_p(parent, 0755) != 0)
                 return -1;
         }
         int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -403,7 +388,7 @@ static const char *const dev_nodes[] = {
 static int setup_dev(const char *root)
 {
     char p[PATH_MAX];
-    if (join(p, sizeof p, root, "/dev") != 0 || mkdir_p(p, 0755) != 0 ||
+    if (join(p, sizeof p, root, "/dev") != 0 || fs_mkdir_p(p, 0755) != 0 ||
         mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m") != 0)
         return -1;
     for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++)
@@ -450,7 +435,7 @@ static int setup_mounts(const launcher_opts *o, const char **stage)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return -1;
     *stage = "rootfs";
-    if (join(nr, sizeof nr, o->root, "/.rootfs") != 0 || mkdir_p(nr, 0755) != 0 ||
+    if (join(nr, sizeof nr, o->root, "/.rootfs") != 0 || fs_mkdir_p(nr, 0755) != 0 ||
         mount("tmpfs", nr, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") != 0)
         return -1;
     *stage = "bind-system";
@@ -472,14 +457,14 @@ static int setup_mounts(const launcher_opts *o, const char **stage)
     if (o->passwd_file && bind_into(nr, o->passwd_file, "/etc/passwd", 0) != 0)
         return -1;
     *stage = "proc";
-    if (join(p, sizeof p, nr, "/proc") != 0 || mkdir_p(p, 0555) != 0 ||
+    if (join(p, sizeof p, nr, "/proc") != 0 || fs_mkdir_p(p, 0555) != 0 ||
         mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         return -1;
     *stage = "dev";
     if (setup_dev(nr) != 0)
         return -1;
     *stage = "pivot";
-    if (join(p, sizeof p, nr, "/.oldroot") != 0 || mkdir_p(p, 0700) != 0 ||
+    if (join(p, sizeof p, nr, "/.oldroot") != 0 || fs_mkdir_p(p, 0700) != 0 ||
         syscall(SYS_pivot_root, nr, p) != 0 || chdir("/") != 0 ||
         umount2("/.oldroot", MNT_DETACH) != 0 || rmdir("/.oldroot") != 0)
         return -1;
