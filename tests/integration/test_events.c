@@ -2,10 +2,10 @@
  * test_events.c - the socket.io event channel at /api/socket.io/
  * (control-plane.md §11.1) against the real daytona-emu binary.
  *
- * The client side is written out by hand: a TCP connection, the HTTP
- * upgrade request, the 101 answer checked header by header (the accept key
- * is RFC 6455's own example), then common/ws.h's ws_conn in client mode
- * carrying engine.io v4 / socket.io v5 text packets.
+ * The client side is tests/support/ws_client's: a TCP connection, the HTTP
+ * upgrade request, the 101 answer checked header by header here (the
+ * accept key is RFC 6455's own example), then common/ws.h's ws_conn in
+ * client mode carrying engine.io v4 / socket.io v5 text packets.
  *
  * Suite "events": handshake, events for the caller's organization only
  * (user operations, the scheduler's auto-stop and deletes alike), refused
@@ -33,90 +33,19 @@
 #include "emu_harness.h"
 #include "test_net.h"
 #include "ws.h"
+#include "ws_client.h"
 
 #define K1 "k1"
 #define K2 "k2"
 #define MAX_MSG (1024 * 1024)
-/* RFC 6455 section 1.3: this key must be answered with this accept value. */
-#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
-#define WS_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 static const char *const keys_args[] = {"--api-key", K1, "--api-key", K2, NULL};
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The value of header `name` in a raw response head, copied into out;
- * 0 when present. */
-static int head_value(const char *head, const char *name, char *out, size_t n)
-{
-    size_t nl = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
-            const char *v = line + nl + 1;
-            while (*v == ' ')
-                v++;
-            size_t vl = strcspn(v, "\r");
-            snprintf(out, n, "%.*s", (int)vl, v);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/*
- * Opens a WebSocket to the event channel.  The response head is copied
- * into head (always NUL-terminated).  Returns a client ws_conn owning
- * nothing (free with ws_conn_free(c, 1)), or NULL when the answer was not
- * a 101 (the head still says what came back).
- */
+/* Opens a WebSocket to the event channel (see wsc_connect). */
 static ws_conn *ws_open(unsigned port, char *head, size_t headn)
 {
-    head[0] = '\0';
-    int fd = tn_connect(port, 5, 0);
-    if (fd < 0)
-        return NULL;
-    char req[512];
-    int rl = snprintf(req, sizeof req,
-                      "GET /api/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-                      "Host: 127.0.0.1:%u\r\n"
-                      "Upgrade: websocket\r\n"
-                      "Connection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: " WS_KEY "\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n", port);
-    if (tn_send_all(fd, req, (size_t)rl) != 0) {
-        close(fd);
-        return NULL;
-    }
-    char in[8192];
-    size_t len = 0;
-    char *end = NULL;
-    while (!end && len < sizeof in - 1) {
-        ssize_t got = recv(fd, in + len, sizeof in - 1 - len, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        in[len] = '\0';
-        end = strstr(in, "\r\n\r\n");
-    }
-    in[len] = '\0';
-    size_t hl = end ? (size_t)(end - in) + 4 : len;
-    snprintf(head, headn, "%.*s", (int)hl, in);
-    if (!end || strncmp(in, "HTTP/1.1 101", 12) != 0) {
-        close(fd);
-        return NULL;
-    }
-    ws_conn *c = ws_conn_new(fd, 1, in + hl, len - hl, MAX_MSG);
-    if (!c)
-        close(fd);
-    return c;
+    return wsc_connect(port, 5, "/api/socket.io/?EIO=4&transport=websocket", NULL, MAX_MSG,
+                       head, headn);
 }
 
 /* Next text message into out; the ws_recv code (WS_NEED_MORE = timeout). */
@@ -162,9 +91,9 @@ static cJSON *wait_event(ws_conn *c, const char *event, const char *id,
     buf m;
     buf_init(&m, MAX_MSG);
     cJSON *found = NULL;
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = tn_mono_ms() + timeout_ms;
     while (!found) {
-        int left = (int)(deadline - mono_ms());
+        int left = (int)(deadline - tn_mono_ms());
         if (left <= 0 || recv_text(c, &m, left) != WS_OK)
             break;
         if (strncmp(buf_str(&m), "42", 2) != 0)
@@ -234,11 +163,11 @@ static void test_handshake(void)
     ws_conn *c = ws_open(e.port, head, sizeof head);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT_EQUAL(strncmp(head, "HTTP/1.1 101", 12), 0);
-    CU_ASSERT(head_value(head, "Sec-WebSocket-Accept", v, sizeof v) == 0 &&
-              strcmp(v, WS_ACCEPT) == 0);
-    CU_ASSERT(head_value(head, "Upgrade", v, sizeof v) == 0 &&
+    CU_ASSERT(wsc_head_value(head, "Sec-WebSocket-Accept", v, sizeof v) > 0 &&
+              strcmp(v, WSC_ACCEPT) == 0);
+    CU_ASSERT(wsc_head_value(head, "Upgrade", v, sizeof v) > 0 &&
               strcasecmp(v, "websocket") == 0);
-    CU_ASSERT(head_value(head, "Connection", v, sizeof v) == 0 &&
+    CU_ASSERT(wsc_head_value(head, "Connection", v, sizeof v) > 0 &&
               strcasestr(v, "upgrade") != NULL);
 
     buf m;
@@ -463,18 +392,18 @@ static void test_sigterm_with_open_sockets(void)
         bare[i] = ws_open(e.port, head, sizeof head);
         CU_ASSERT_FATAL(bare[i] != NULL);
     }
-    int64_t w0 = mono_ms();
+    int64_t w0 = tn_mono_ms();
     http_resp r = http_do(&e, "GET", "/_emulator/info", NULL, NULL, NULL, 0);
     CU_ASSERT_EQUAL(resp_num(&r, "eventConnections", -1), 1);
     http_resp_free(&r);
     /* Each bare socket has its open packet once its thread is running. */
     for (int i = 0; i < NBARE; i++) {
-        int left = 2000 - (int)(mono_ms() - w0);
+        int left = 2000 - (int)(tn_mono_ms() - w0);
         CU_ASSERT_EQUAL(recv_text(bare[i], &m, left > 0 ? left : 1), WS_OK);
     }
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     int st = emu_stop(&e);
-    int64_t took = mono_ms() - t0;
+    int64_t took = tn_mono_ms() - t0;
     CU_ASSERT_EQUAL(st, 0);
     CU_ASSERT(took < 5000);
     if (st != 0)
@@ -506,17 +435,17 @@ static void test_sigterm_during_upgrades(void)
         emu_proc e;
         CU_ASSERT_FATAL(emu_start(&e, ":memory:", keys_args) == 0);
         int fds[NSOCK];
+        buf req;
+        buf_init(&req, 4096);
+        if (wsc_request(&req, e.port, "/api/socket.io/?EIO=4&transport=websocket", 1,
+                        NULL) != 0)
+            bad++;   /* cannot happen: the request is far below the cap */
         for (int i = 0; i < NSOCK; i++) {
             fds[i] = tn_connect(e.port, 5, 0);
-            char req[512];
-            int rl = snprintf(req, sizeof req,
-                              "GET /api/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-                              "Host: 127.0.0.1:%u\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Key: " WS_KEY "\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n", e.port);
             if (fds[i] >= 0)
-                tn_send_all(fds[i], req, (size_t)rl);
+                tn_send_all(fds[i], req.data, req.len);
         }
+        buf_release(&req);
         /* Wait for the last 101: every upgrade has at least begun. */
         char b[64];
         if (fds[NSOCK - 1] >= 0 && recv(fds[NSOCK - 1], b, sizeof b, 0) <= 0)

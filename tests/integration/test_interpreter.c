@@ -9,10 +9,11 @@
  * is /toolbox/<sandboxId>/process/interpreter... with
  * "Authorization: Bearer <key>".
  *
- * The execute WebSocket is opened by hand over a TCP socket (the upgrade
- * request written here).  The request frame is sent with common/ws.h's
- * client ws_conn (masked); frames from the server are parsed with the same
- * header's frame codec (ws_frame_parse) because the close *reason* is part
+ * The execute WebSocket is opened by hand over a TCP socket
+ * (tests/support/ws_client).  The request frame is sent with common/ws.h's
+ * client ws_conn (masked); frames from the server are read one by one
+ * (wsc_frame_next, the same header's ws_frame_parse underneath) because
+ * the close *reason* is part
  * of what is checked ("context not found: <id>") and ws_recv only reports
  * the close code.
  *
@@ -24,7 +25,6 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,22 +42,15 @@
 #include "cu_run.h"
 #include "test_net.h"
 #include "ws.h"
+#include "ws_client.h"
 
 #define K "interp-test-key"
-#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define MAX_MSG (16 * 1024 * 1024)
 #define READ_MS 20000          /* default limit for one execution */
 
 static char SA[64], SBX[64], SC[64];   /* sandbox ids */
 
 /* ---------- small utilities ---------- */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "/toolbox/<sb>/process/interpreter<rest>" (pooled) */
 static const char *ip(const char *sb, const char *rest)
@@ -123,11 +116,8 @@ static const char *req(const char *code, const char *ctx, const char *timeout_js
 /* ---------- the execute WebSocket ---------- */
 
 typedef struct {
-    int fd;
-    ws_conn *ws;        /* for sending (masked client frames) */
-    buf in;             /* received bytes not parsed yet */
+    wsc w;              /* the socket; w.c sends (masked client frames) */
     int64_t t0;         /* mono ms when the request went out */
-    char head[2048];    /* the upgrade response head */
 } xconn;
 
 typedef struct {
@@ -193,84 +183,29 @@ static void release(void)
     xres_release_all();
 }
 
-/* Reads more bytes into x->in, waiting up to wait_ms.  1 got bytes, 0 timeout,
- * -1 EOF or error. */
-static int fill(xconn *x, int wait_ms)
-{
-    struct pollfd p = {x->fd, POLLIN, 0};
-    int pr = poll(&p, 1, wait_ms < 0 ? 0 : wait_ms);
-    if (pr == 0)
-        return 0;
-    if (pr < 0)
-        return errno == EINTR ? 0 : -1;
-    char chunk[65536];
-    ssize_t n = recv(x->fd, chunk, sizeof chunk, 0);
-    if (n < 0 && errno == EINTR)
-        return 0;
-    if (n <= 0)
-        return -1;
-    return buf_add(&x->in, chunk, (size_t)n) == BUF_OK ? 1 : -1;
-}
-
 /*
  * Opens GET /toolbox/<sb>/process/interpreter/execute as a WebSocket, as the
  * SDK does in Node (no subprotocol, Authorization and SDK-version headers).
- * 0 on a 101, else -1 (x->head has the answer).
+ * 0 on a 101, else -1 (x->w.head has the answer).  Close with x_close.
  */
 static int x_open(xconn *x, const char *sb)
 {
-    memset(x, 0, sizeof *x);
-    buf_init(&x->in, 2 * (size_t)MAX_MSG);
-    x->fd = tn_connect(api.emu.port, 0, 0);
-    if (x->fd < 0)
-        return -1;
-    char rq[1024];
-    int rl = snprintf(rq, sizeof rq,
-                      "GET /toolbox/%s/process/interpreter/execute HTTP/1.1\r\n"
-                      "Host: 127.0.0.1:%u\r\n"
-                      "Upgrade: websocket\r\n"
-                      "Connection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: " WS_KEY "\r\n"
-                      "Sec-WebSocket-Version: 13\r\n"
-                      "Authorization: Bearer " K "\r\n"
-                      "X-Daytona-SDK-Version: 0.218.0\r\n\r\n",
-                      sb, api.emu.port);
-    if (rl <= 0 || (size_t)rl >= sizeof rq || tn_send_all(x->fd, rq, (size_t)rl) != 0)
-        return -1;
-    int64_t end = mono_ms() + 10000;
-    const char *eoh = NULL;
-    while (!eoh && mono_ms() < end) {
-        if (fill(x, (int)(end - mono_ms())) < 0)
-            break;
-        eoh = x->in.len ? strstr(buf_str(&x->in), "\r\n\r\n") : NULL;
-    }
-    size_t hl = eoh ? (size_t)(eoh - x->in.data) + 4 : x->in.len;
-    snprintf(x->head, sizeof x->head, "%.*s", (int)hl, buf_str(&x->in));
-    if (!eoh || strncmp(buf_str(&x->in), "HTTP/1.1 101", 12) != 0)
-        return -1;
-    /* keep what followed the head for the frame parser */
-    memmove(x->in.data, x->in.data + hl, x->in.len - hl);
-    x->in.len -= hl;
-    x->in.data[x->in.len] = '\0';
-    x->ws = ws_conn_new(x->fd, 1, NULL, 0, MAX_MSG);
-    return x->ws ? 0 : -1;
+    x->t0 = 0;
+    return wsc_open(&x->w, api.emu.port, ip(sb, "/execute"), 1,
+                    "Authorization: Bearer " K "\r\n"
+                    "X-Daytona-SDK-Version: 0.218.0\r\n",
+                    0, MAX_MSG, 10000);
 }
 
 static int x_send(xconn *x, const char *text)
 {
-    x->t0 = mono_ms();
-    return ws_send(x->ws, WS_OP_TEXT, text, strlen(text)) == WS_OK ? 0 : -1;
+    x->t0 = tn_mono_ms();
+    return wsc_send_str(&x->w, WS_OP_TEXT, text);
 }
 
 static void x_close(xconn *x)
 {
-    if (x->ws)
-        ws_conn_free(x->ws, 1);
-    else if (x->fd >= 0)
-        close(x->fd);
-    x->ws = NULL;
-    x->fd = -1;
-    buf_release(&x->in);
+    wsc_close(&x->w);
 }
 
 static void record_msg(xres *r, const char *data, size_t len)
@@ -313,69 +248,43 @@ static void record_msg(xres *r, const char *data, size_t len)
 static void x_read_until(xconn *x, xres *r, int timeout_ms, int want_msgs)
 {
     r->upgraded = 1;
-    int64_t end = mono_ms() + timeout_ms;
-    buf frag;
+    int64_t end = tn_mono_ms() + timeout_ms;
+    buf frag, pl;
     buf_init(&frag, MAX_MSG);
+    buf_init(&pl, MAX_MSG + 1);
     int frag_op = 0;
     for (;;) {
-        ws_frame f;
-        ws_code pc = x->in.len ? ws_frame_parse((const uint8_t *)x->in.data, x->in.len,
-                                                MAX_MSG, 0, &f)
-                               : WS_NEED_MORE;
-        if (pc == WS_OK && x->in.len >= f.header_len + f.payload_len) {
-            const char *pl = x->in.data + f.header_len;
-            size_t plen = (size_t)f.payload_len;
-            if (f.opcode == WS_OP_CLOSE) {
-                r->close_at = mono_ms();
-                r->close_ms = r->close_at - x->t0;
-                r->close_code = plen >= 2 ? ((unsigned char)pl[0] << 8) | (unsigned char)pl[1]
-                                          : 1005;
-                if (plen > 2)
-                    snprintf(r->reason, sizeof r->reason, "%.*s", (int)(plen - 2), pl + 2);
-                (void)ws_send_close(x->ws, 1000, NULL);
+        int op = 0, fin = 0;
+        int got = wsc_frame_next(&x->w, &op, &fin, &pl, (int)(end - tn_mono_ms()));
+        if (got <= 0) {
+            if (got == 0)
+                r->timed_out = 1;
+            else
+                r->io_error = 1;
+            break;
+        }
+        if (op == WS_OP_CLOSE) {
+            r->close_at = tn_mono_ms();
+            r->close_ms = r->close_at - x->t0;
+            r->close_code = wsc_close_payload(&pl, r->reason, sizeof r->reason);
+            (void)ws_send_close(x->w.c, 1000, NULL);
+            break;
+        }
+        if (op == WS_OP_TEXT || op == WS_OP_BINARY || op == WS_OP_CONT) {
+            if (op != WS_OP_CONT)
+                frag_op = op;
+            buf_add(&frag, pl.data, pl.len);
+            if (fin) {
+                if (frag_op != WS_OP_TEXT)
+                    r->non_text++;
+                record_msg(r, buf_str(&frag), frag.len);
+                buf_reset(&frag);
+            }
+            if (want_msgs > 0 && r->nmsg >= want_msgs)
                 break;
-            }
-            if (f.opcode == WS_OP_TEXT || f.opcode == WS_OP_BINARY || f.opcode == WS_OP_CONT) {
-                if (f.opcode != WS_OP_CONT)
-                    frag_op = f.opcode;
-                buf_add(&frag, pl, plen);
-                if (f.fin) {
-                    if (frag_op != WS_OP_TEXT)
-                        r->non_text++;
-                    record_msg(r, buf_str(&frag), frag.len);
-                    buf_reset(&frag);
-                }
-                if (want_msgs > 0 && r->nmsg >= want_msgs) {
-                    size_t used1 = f.header_len + plen;
-                    memmove(x->in.data, x->in.data + used1, x->in.len - used1);
-                    x->in.len -= used1;
-                    if (x->in.data)
-                        x->in.data[x->in.len] = '\0';
-                    break;
-                }
-            }
-            size_t used = f.header_len + plen;
-            memmove(x->in.data, x->in.data + used, x->in.len - used);
-            x->in.len -= used;
-            if (x->in.data)
-                x->in.data[x->in.len] = '\0';
-            continue;
-        }
-        if (pc != WS_OK && pc != WS_NEED_MORE) {
-            r->io_error = 1;
-            break;
-        }
-        int left = (int)(end - mono_ms());
-        if (left <= 0) {
-            r->timed_out = 1;
-            break;
-        }
-        int fr = fill(x, left);
-        if (fr < 0) {
-            r->io_error = 1;
-            break;
         }
     }
+    buf_release(&pl);
     buf_release(&frag);
 }
 
@@ -392,7 +301,7 @@ static xres *run_req(const char *sb, const char *request, int timeout_ms)
         return NULL;
     xconn x;
     if (x_open(&x, sb) != 0) {
-        snprintf(r->head, sizeof r->head, "%s", show(x.head));
+        snprintf(r->head, sizeof r->head, "%s", show(x.w.head));
         x_close(&x);
         return r;
     }
@@ -1136,10 +1045,10 @@ static void test_exec_delete_while_running(void)
     CU_ASSERT(x_send(&c, req("import time\nprint('started')\ntime.sleep(60)", ctx, NULL,
                              NULL)) == 0);
     tn_sleep_ms(700);
-    int64_t t = mono_ms();
+    int64_t t = tn_mono_ms();
     http_resp *r = DEL(ip(SA, api_fmt("/context/%s", ctx)), K);
     expect_status(r, 200);
-    CU_ASSERT(mono_ms() - t <= 4000);
+    CU_ASSERT(tn_mono_ms() - t <= 4000);
     xres *x = xres_new();
     CU_ASSERT_FATAL(x != NULL);
     x_read(&c, x, 10000);
@@ -1222,9 +1131,9 @@ static const char *state_of(const char *id)
 
 static int wait_state(const char *id, const char *want, int timeout_ms)
 {
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = tn_mono_ms() + timeout_ms;
     while (strcmp(state_of(id), want) != 0) {
-        if (mono_ms() >= end)
+        if (tn_mono_ms() >= end)
             return -1;
         tn_sleep_ms(100);
     }

@@ -60,14 +60,12 @@
 #include "cu_run.h"
 #include "test_net.h"
 #include "ws.h"
+#include "ws_client.h"
 
 #define K1 "preview-test-org1-key"
 #define K2 "preview-test-org2-key"
 #define AUTH_PARAM "DAYTONA_SANDBOX_AUTH_KEY"
 #define TOKEN_HDR "X-Daytona-Preview-Token"
-/* RFC 6455 section 1.3: this key must be answered with this accept value. */
-#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
-#define WS_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 #define BIG_LEN (5 * 1024 * 1024)
 #define READY_MS 20000
 
@@ -212,13 +210,6 @@ static unsigned PA, PB, PC;  /* file server, tools server, nothing */
 
 /* ---------- small utilities ---------- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A port in 20000-29999 that nothing on the loopback listens on and that
  * this program has not picked yet. */
 static unsigned pick_port(void)
@@ -356,13 +347,13 @@ static int start_bg_on(const emu_proc *e, const char *id, const char *sid,
 static long wait_ready(const emu_proc *e, const char *path,
                        const char *const *h)
 {
-    int64_t end = mono_ms() + READY_MS;
+    int64_t end = tn_mono_ms() + READY_MS;
     long st = 0;
     for (;;) {
         http_resp r = http_do(e, "GET", path, NULL, h, NULL, 0);
         st = r.status;
         http_resp_free(&r);
-        if (st == 200 || mono_ms() > end)
+        if (st == 200 || tn_mono_ms() > end)
             return st;
         tn_sleep_ms(100);
     }
@@ -431,7 +422,7 @@ static void body_prefix_at(const http_resp *r, const char *want,
 
 static int setup(void)
 {
-    srand((unsigned)(getpid() ^ time(NULL) ^ (mono_ms() << 8)));
+    srand((unsigned)(getpid() ^ time(NULL) ^ (tn_mono_ms() << 8)));
     if (api_suite_start(emu_args) != 0)
         return -1;
     PA = pick_port();
@@ -745,36 +736,11 @@ static void test_post_large_body(void)
     api_release();
 }
 
-/*
- * Sends a raw request to the emulator and collects everything until the
- * peer closes or timeout_ms passes.  Returns the bytes (malloc'd, NUL
- * terminated) and their count in *n.
- */
+/* A raw request to the emulator and everything that came back (see
+ * wsc_exchange; the caller frees it). */
 static char *raw_exchange(const char *req, size_t reqlen, int timeout_ms, size_t *n)
 {
-    *n = 0;
-    int fd = tn_connect(api.emu.port, 5, 0);
-    if (fd < 0)
-        return NULL;
-    buf b;
-    buf_init(&b, 16 * 1024 * 1024);
-    if (tn_send_all(fd, req, reqlen) == 0) {
-        int64_t end = mono_ms() + timeout_ms;
-        char chunk[8192];
-        for (;;) {
-            int64_t left = end - mono_ms();
-            if (left <= 0)
-                break;
-            struct pollfd p = {fd, POLLIN, 0};
-            if (poll(&p, 1, (int)left) <= 0)
-                break;
-            ssize_t got = recv(fd, chunk, sizeof chunk, 0);
-            if (got <= 0 || buf_add(&b, chunk, (size_t)got) != BUF_OK)
-                break;
-        }
-    }
-    close(fd);
-    return buf_detach(&b, n);
+    return wsc_exchange(api.emu.port, req, reqlen, timeout_ms, 16 * 1024 * 1024, n);
 }
 
 /* The status of the first non-1xx response in raw, and where its body
@@ -892,45 +858,8 @@ static void test_chunked_upstream(void)
 static ws_conn *ws_open(const char *label, unsigned port, const char *hdr,
                         char *head, size_t headn)
 {
-    head[0] = '\0';
-    int fd = tn_connect(api.emu.port, 10, 0);
-    if (fd < 0)
-        return NULL;
-    char req[1024];
-    int rl = snprintf(req, sizeof req,
-                      "GET /preview/%u-%s/ws HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
-                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: " WS_KEY "\r\n"
-                      "Sec-WebSocket-Version: 13\r\n%s%s\r\n",
-                      port, label, api.emu.port, hdr, hdr[0] ? "\r\n" : "");
-    if (tn_send_all(fd, req, (size_t)rl) != 0) {
-        close(fd);
-        return NULL;
-    }
-    char in[8192];
-    size_t len = 0;
-    char *end = NULL;
-    while (!end && len < sizeof in - 1) {
-        ssize_t got = recv(fd, in + len, sizeof in - 1 - len, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        in[len] = '\0';
-        end = strstr(in, "\r\n\r\n");
-    }
-    in[len] = '\0';
-    size_t hl = end ? (size_t)(end - in) + 4 : len;
-    snprintf(head, headn, "%.*s", (int)hl, in);
-    if (!end || strncmp(in, "HTTP/1.1 101", 12) != 0) {
-        close(fd);
-        return NULL;
-    }
-    ws_conn *c = ws_conn_new(fd, 1, in + hl, len - hl, 1024 * 1024);
-    if (!c)
-        close(fd);
-    return c;
+    return wsc_connect(api.emu.port, 10, api_fmt("/preview/%u-%s/ws", port, label),
+                       api_fmt("%s%s", hdr, hdr[0] ? "\r\n" : ""), 1024 * 1024, head, headn);
 }
 
 static void test_websocket_both_ways(void)
@@ -940,7 +869,7 @@ static void test_websocket_both_ways(void)
     if (!c)
         fprintf(stderr, "\n  WebSocket upgrade through the proxy: %s\n", head);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT(strcasestr(head, "\r\nSec-WebSocket-Accept: " WS_ACCEPT "\r\n") != NULL);
+    CU_ASSERT(strcasestr(head, "\r\nSec-WebSocket-Accept: " WSC_ACCEPT "\r\n") != NULL);
     CU_ASSERT(strcasestr(head, "\r\nUpgrade: websocket\r\n") != NULL);
     buf m;
     buf_init(&m, 1024 * 1024);
@@ -1117,7 +1046,7 @@ static void test_public_sandbox(void)
 /* Waits for the sandbox's state; 1 when reached. */
 static int wait_state(const char *want)
 {
-    int64_t end = mono_ms() + 30000;
+    int64_t end = tn_mono_ms() + 30000;
     for (;;) {
         http_resp r = http_do(&api.emu, "GET", api_fmt("/api/sandbox/%s", SB), K1,
                               NULL, NULL, 0);
@@ -1126,7 +1055,7 @@ static int wait_state(const char *want)
         http_resp_free(&r);
         if (ok)
             return 1;
-        if (mono_ms() > end)
+        if (tn_mono_ms() > end)
             return 0;
         tn_sleep_ms(100);
     }

@@ -9,9 +9,10 @@
  * never reads) run against an emulator of their own.  Every call is
  * /toolbox/<sandboxId>/process/pty... with "Authorization: Bearer <key>".
  *
- * WebSockets are opened by hand over a TCP socket (the upgrade request is
- * written here).  Frames are SENT with common/ws.h's client ws_conn
- * (masked).  They are READ here with ws_frame_parse rather than ws_recv,
+ * WebSockets are opened by hand over a TCP socket (tests/support/ws_client;
+ * the upgrade request's headers are chosen here).  Frames are SENT with
+ * common/ws.h's client ws_conn (masked).  They are READ frame by frame
+ * (wsc_frame_next, ws_frame_parse underneath) rather than with ws_recv,
  * because the PTY protocol puts the exit status in the close frame's
  * REASON (§8.4), which ws_recv does not hand out; pings are never sent by
  * the server, so nothing is lost by not using ws_recv.
@@ -28,7 +29,6 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,11 +48,11 @@
 #include "cu_run.h"
 #include "test_net.h"
 #include "ws.h"
+#include "ws_client.h"
 
 #define K "pty-test-key"
 #define EXIT_CTL "X-Daytona-Pty-Exit-Control"
 #define ENVS_PFX "X-Daytona-Pty-Envs~"
-#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define MAX_FRAME (8 * 1024 * 1024)
 #define MAX_TEXTS 32
 
@@ -60,13 +60,6 @@ static char SA[64], SBX[64];      /* sandbox ids */
 static int E_ns;                  /* level is namespaced or cgroups */
 
 /* ---------- small utilities ---------- */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "/toolbox/<sb>/process/pty" + printf(fmt, ...), pooled */
 static const char *pp(const char *sb, const char *fmt, ...)
@@ -292,12 +285,12 @@ static int listed(const char *sb, const char *id)
 /* Polls the list until id is gone; returns 1 when it went within ms. */
 static int wait_unlisted(const char *sb, const char *id, int ms)
 {
-    int64_t end = mono_ms() + ms;
+    int64_t end = tn_mono_ms() + ms;
     for (;;) {
         http_resp *r = req_t("GET", pp(sb, "%s", ""), NULL, 10000);
         if (r->status == 200 && !list_find(r, id))
             return 1;
-        if (mono_ms() >= end)
+        if (tn_mono_ms() >= end)
             return 0;
         tn_sleep_ms(50);
     }
@@ -384,9 +377,9 @@ static int count_procs(const char *argv0, const char *argv1)
 
 static int wait_procs(const char *a0, const char *a1, int want, int timeout_ms)
 {
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = tn_mono_ms() + timeout_ms;
     int n;
-    while ((n = count_procs(a0, a1)) != want && mono_ms() < end)
+    while ((n = count_procs(a0, a1)) != want && tn_mono_ms() < end)
         tn_sleep_ms(50);
     return n;
 }
@@ -409,171 +402,28 @@ static int count_fds(pid_t pid)
 
 /* ---------- WebSocket client ---------- */
 
-typedef struct {
-    int fd;
-    ws_conn *c;          /* for sending; NULL until upgraded */
-    buf raw;             /* received bytes not yet parsed */
-    long status;         /* handshake answer's status (0 = none) */
-    char head[8192];     /* its head */
-    char body[4096];     /* its body when not 101 */
-    int eof;             /* the socket ended */
-} wsc;
-
-/* recv with a timeout into w->raw; 1 got bytes, 0 timeout, -1 EOF/error. */
-static int fill(wsc *w, int timeout_ms)
-{
-    struct pollfd pfd = {w->fd, POLLIN, 0};
-    int r = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
-    if (r == 0)
-        return 0;
-    if (r < 0)
-        return errno == EINTR ? 0 : -1;
-    char tmp[65536];
-    ssize_t got = recv(w->fd, tmp, sizeof tmp, 0);
-    if (got < 0 && errno == EINTR)
-        return 0;
-    if (got <= 0) {
-        w->eof = 1;
-        return -1;
-    }
-    return buf_add(&w->raw, tmp, (size_t)got) == BUF_OK ? 1 : -1;
-}
-
-static void raw_consume(wsc *w, size_t n)
-{
-    memmove(w->raw.data, w->raw.data + n, w->raw.len - n);
-    w->raw.len -= n;
-    w->raw.data[w->raw.len] = '\0';
-}
-
-/* The value of a header in a response head (case-insensitive); the number
- * of times it occurs is returned, the first value copied. */
-static int head_value(const char *head, const char *name, char *out, size_t n)
-{
-    int count = 0;
-    size_t nl = strlen(name);
-    out[0] = '\0';
-    for (const char *p = strstr(head, "\r\n"); p && p[2];) {
-        p += 2;
-        const char *eol = strstr(p, "\r\n");
-        size_t ll = eol ? (size_t)(eol - p) : strlen(p);
-        if (ll > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ')
-                v++;
-            if (!count++)
-                snprintf(out, n, "%.*s", (int)(ll - (size_t)(v - p)), v);
-        }
-        p = eol;
-    }
-    return count;
-}
-
 /*
  * GET <path> as a WebSocket upgrade with the bearer token, offering
  * `protos` as Sec-WebSocket-Protocol (NULL: no header).  upgrade = 0 sends
  * a plain GET (no Upgrade headers).  Returns 0 on a 101 (w->c ready), -1
  * otherwise (status/head/body describe the answer).  rcvbuf > 0 shrinks
- * the socket's receive buffer.
+ * the socket's receive buffer.  Close w with wsc_close.
  */
 static int ws_open_ex(wsc *w, const emu_proc *e, const char *path,
                       const char *protos, int upgrade, int rcvbuf)
 {
-    memset(w, 0, sizeof *w);
-    buf_init(&w->raw, 2 * MAX_FRAME);
-    w->fd = tn_connect(e->port, 0, rcvbuf);
-    if (w->fd < 0)
-        return -1;
-    buf rq;
-    buf_init(&rq, 1024 * 1024);
-    buf_adds(&rq, api_fmt("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", path, e->port));
-    if (upgrade)
-        buf_adds(&rq, "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n");
-    if (protos) {
-        buf_adds(&rq, "Sec-WebSocket-Protocol: ");
-        buf_adds(&rq, protos);
-        buf_adds(&rq, "\r\n");
-    }
-    buf_adds(&rq, "Authorization: Bearer " K "\r\n"
-                  "X-Daytona-SDK-Version: 0.218.0\r\n"
-                  "X-Daytona-Source: sdk-typescript-legacy\r\n\r\n");
-    int sent = tn_send_all(w->fd, buf_str(&rq), rq.len);
-    buf_release(&rq);
-    if (sent != 0)
-        return -1;
-    int64_t end = mono_ms() + 20000;
-    char *hend = NULL;
-    while (!(hend = w->raw.data ? strstr(w->raw.data, "\r\n\r\n") : NULL) &&
-           mono_ms() < end)
-        if (fill(w, 200) < 0)
-            break;
-    if (!hend)
-        return -1;
-    size_t hl = (size_t)(hend - w->raw.data) + 4;
-    snprintf(w->head, sizeof w->head, "%.*s", (int)hl, w->raw.data);
-    sscanf(w->head, "HTTP/1.%*d %ld", &w->status);
-    raw_consume(w, hl);
-    if (w->status != 101) {
-        char cl[32];
-        long want = head_value(w->head, "Content-Length", cl, sizeof cl) ? atol(cl) : -1;
-        while ((want < 0 || (long)w->raw.len < want) && mono_ms() < end)
-            if (fill(w, 200) < 0)
-                break;
-        snprintf(w->body, sizeof w->body, "%s", w->raw.data ? w->raw.data : "");
-        return -1;
-    }
-    /* ws_conn is only used to send; the bytes already read stay ours. */
-    w->c = ws_conn_new(w->fd, 1, NULL, 0, MAX_FRAME);
-    return w->c ? 0 : -1;
+    const char *extra = api_fmt("%s%s%s"
+                                "Authorization: Bearer " K "\r\n"
+                                "X-Daytona-SDK-Version: 0.218.0\r\n"
+                                "X-Daytona-Source: sdk-typescript-legacy\r\n",
+                                protos ? "Sec-WebSocket-Protocol: " : "",
+                                protos ? protos : "", protos ? "\r\n" : "");
+    return wsc_open(w, e->port, path, upgrade, extra, rcvbuf, MAX_FRAME, 20000);
 }
 
 static int ws_open(wsc *w, const char *path, const char *protos)
 {
     return ws_open_ex(w, &api.emu, path, protos, 1, 0);
-}
-
-static void ws_close(wsc *w)
-{
-    if (w->c)
-        ws_conn_free(w->c, 1);
-    else if (w->fd >= 0)
-        close(w->fd);
-    w->c = NULL;
-    w->fd = -1;
-    buf_release(&w->raw);
-}
-
-/* Next frame: 1 (op, payload in pl), 0 timeout, -1 EOF/error/protocol. */
-static int ws_frame_next(wsc *w, int *op, buf *pl, int timeout_ms)
-{
-    int64_t end = mono_ms() + timeout_ms;
-    for (;;) {
-        ws_frame f;
-        ws_code rc = w->raw.len
-            ? ws_frame_parse((const uint8_t *)w->raw.data, w->raw.len, MAX_FRAME, 0, &f)
-            : WS_NEED_MORE;
-        if (rc == WS_OK && w->raw.len >= f.header_len + f.payload_len) {
-            buf_reset(pl);
-            buf_add(pl, w->raw.data + f.header_len, (size_t)f.payload_len);
-            *op = f.opcode;
-            raw_consume(w, f.header_len + (size_t)f.payload_len);
-            return 1;
-        }
-        if (rc != WS_OK && rc != WS_NEED_MORE)
-            return -1;
-        int left = (int)(end - mono_ms());
-        if (left <= 0)
-            return 0;
-        int r = fill(w, left);
-        if (r < 0)
-            return -1;
-    }
-}
-
-static int ws_send_str(wsc *w, int op, const char *s)
-{
-    return w->c && ws_send(w->c, op, s, strlen(s)) == WS_OK ? 0 : -1;
 }
 
 /* What a PTY socket delivered. */
@@ -650,7 +500,7 @@ static int find_ctl(const pty_res *r, const char *status)
 static int pty_read_ex(wsc *w, pty_res *r, int timeout_ms, const char *until,
                        const char *until_ctl)
 {
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = tn_mono_ms() + timeout_ms;
     buf pl;
     buf_init(&pl, MAX_FRAME + 1);
     int met = 0;
@@ -667,11 +517,11 @@ static int pty_read_ex(wsc *w, pty_res *r, int timeout_ms, const char *until,
             met = !until && !until_ctl;
             break;
         }
-        int left = (int)(end - mono_ms());
+        int left = (int)(end - tn_mono_ms());
         if (left <= 0)
             break;
         int op = 0;
-        int rc = ws_frame_next(w, &op, &pl, left);
+        int rc = wsc_frame_next(w, &op, NULL, &pl, left);
         if (rc == 0)
             break;
         if (rc < 0) {
@@ -710,11 +560,7 @@ static int pty_read_ex(wsc *w, pty_res *r, int timeout_ms, const char *until,
             r->pongs++;
         } else if (op == WS_OP_CLOSE) {
             r->got_close = 1;
-            r->close_code = pl.len >= 2 ? ((unsigned char)pl.data[0] << 8) |
-                                              (unsigned char)pl.data[1]
-                                        : 1005;
-            snprintf(r->close_reason, sizeof r->close_reason, "%.*s",
-                     pl.len > 2 ? (int)pl.len - 2 : 0, pl.len > 2 ? pl.data + 2 : "");
+            r->close_code = wsc_close_payload(&pl, r->close_reason, sizeof r->close_reason);
         }
     }
     buf_release(&pl);
@@ -761,7 +607,7 @@ static int open_pty_at(wsc *w, pty_res *r, const char *path, const char *protos,
 /* Types a line into the PTY (binary frame, as the SDK does). */
 static void type_line(wsc *w, const char *line)
 {
-    CU_ASSERT_EQUAL(ws_send_str(w, WS_OP_BINARY, line), 0);
+    CU_ASSERT_EQUAL(wsc_send_str(w, WS_OP_BINARY, line), 0);
 }
 
 /* Waits for `until` in the output; asserts it came. */
@@ -828,7 +674,7 @@ static void one_shot(const char *sb, const char *query, const char *protos,
         type_line(&w, cmd);
         expect_end(&w, r, 15000);
     }
-    ws_close(&w);
+    wsc_close(&w);
 }
 
 /* ================= tests: REST ================= */
@@ -914,7 +760,7 @@ static void test_resize(void)
         pty_err(POST(pp(SA, "/%s/resize", id), K, "{\"cols\":133,\"rows\":1001}"), 400, NULL);
         assert_num(GET(pp(SA, "/%s", id), K)->json, "cols", 133);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     /* unknown: 410, not 404 (trap 20) */
     const char *nope = api_uniq("rz-nope");
@@ -996,14 +842,14 @@ static void test_subprotocol_echo(void)
         int up = ws_open(&w, pp(SA, "/create-connect?id=%s", id), cases[i].offer);
         CU_ASSERT_EQUAL(up, 0);
         char v[512];
-        int n = head_value(w.head, "Sec-WebSocket-Protocol", v, sizeof v);
+        int n = wsc_head_value(w.head, "Sec-WebSocket-Protocol", v, sizeof v);
         int ok = cases[i].want ? n == 1 && strcmp(v, cases[i].want) == 0 : n == 0;
         CU_ASSERT(ok);
         if (!ok || up != 0)
             fprintf(stderr, "\n  offer [%s]: expected %s, got %d header(s) [%s]; head:\n%s%s\n",
                     cases[i].offer ? cases[i].offer : "(none)",
                     cases[i].want ? cases[i].want : "no header", n, v, w.head, w.body);
-        ws_close(&w);
+        wsc_close(&w);
         cleanup_pty(SA, id);
     }
     api_release();
@@ -1023,12 +869,12 @@ static void test_subprotocol_long_token(void)
     int up = ws_open(&w, pp(SA, "/create-connect?id=%s", id), tok);
     CU_ASSERT_EQUAL(up, 0);
     char v[1024];
-    int n = head_value(w.head, "Sec-WebSocket-Protocol", v, sizeof v);
+    int n = wsc_head_value(w.head, "Sec-WebSocket-Protocol", v, sizeof v);
     CU_ASSERT(n == 1 && strcmp(v, tok) == 0);
     if (!(n == 1 && strcmp(v, tok) == 0))
         fprintf(stderr, "\n  offered only %.40s… (%zu chars): got %d header(s) [%.60s]\n",
                 tok, strlen(tok), n, v);
-    ws_close(&w);
+    wsc_close(&w);
     cleanup_pty(SA, id);
     api_release();
 }
@@ -1042,7 +888,7 @@ static void test_create_connect_errors(void)
     /* missing id */
     CU_ASSERT_NOT_EQUAL(ws_open(&w, pp(SA, "/create-connect?cols=80"), EXIT_CTL), 0);
     CU_ASSERT_EQUAL(w.status, 400);
-    ws_close(&w);
+    wsc_close(&w);
     /* existing id */
     const char *id = api_uniq("cce");
     expect_status(create_rest(SA, api_fmt("{\"id\":\"%s\"}", id)), 201);
@@ -1053,16 +899,16 @@ static void test_create_connect_errors(void)
     CU_ASSERT(cJSON_IsString(e) && strcmp(e->valuestring,
               api_fmt("PTY session with ID '%s' already exists", id)) == 0);
     cJSON_Delete(j);
-    ws_close(&w);
+    wsc_close(&w);
     cleanup_pty(SA, id);
     /* too big */
     const char *big = api_uniq("cce-big");
     CU_ASSERT_NOT_EQUAL(ws_open(&w, pp(SA, "/create-connect?id=%s&cols=1001", big), EXIT_CTL), 0);
     CU_ASSERT_EQUAL(w.status, 400);
-    ws_close(&w);
+    wsc_close(&w);
     CU_ASSERT_NOT_EQUAL(ws_open(&w, pp(SA, "/create-connect?id=%s&rows=1001", big), EXIT_CTL), 0);
     CU_ASSERT_EQUAL(w.status, 400);
-    ws_close(&w);
+    wsc_close(&w);
     CU_ASSERT(!listed(SA, big));
     /* malformed envs tokens: not base64, not JSON, not an object */
     const char *bad[] = {
@@ -1078,7 +924,7 @@ static void test_create_connect_errors(void)
         CU_ASSERT_EQUAL(w.status, 400);
         if (w.status != 400)
             fprintf(stderr, "\n  malformed envs token %s: got %ld\n", bad[i], w.status);
-        ws_close(&w);
+        wsc_close(&w);
         CU_ASSERT(!listed(SA, bid));
         cleanup_pty(SA, bid);
     }
@@ -1090,7 +936,7 @@ static void test_create_connect_errors(void)
         assert_num(g->json, "cols", 80);
         assert_num(g->json, "rows", 24);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     cleanup_pty(SA, dflt);
     api_release();
@@ -1105,7 +951,7 @@ static void test_create_connect_no_upgrade(void)
     CU_ASSERT_NOT_EQUAL(ws_open_ex(&w, &api.emu, pp(SA, "/create-connect?id=%s", id),
                                    NULL, 0, 0), 0);
     CU_ASSERT(w.status >= 400 && w.status < 500);
-    ws_close(&w);
+    wsc_close(&w);
     int there = listed(SA, id);
     CU_ASSERT(!there);
     if (there)
@@ -1130,7 +976,7 @@ static void test_connected_output_input(void)
         type_line(&w, "echo \"BIN-$((40+2))\"\n");
         expect_out(&w, &r, "BIN-42", 10000);
         /* input as a TEXT frame */
-        CU_ASSERT_EQUAL(ws_send_str(&w, WS_OP_TEXT, "echo \"TXT-$((50+5))\"\n"), 0);
+        CU_ASSERT_EQUAL(wsc_send_str(&w, WS_OP_TEXT, "echo \"TXT-$((50+5))\"\n"), 0);
         expect_out(&w, &r, "TXT-55", 10000);
         /* a ping is answered */
         CU_ASSERT_EQUAL(ws_send_ping(w.c, "pp", 2), WS_OK);
@@ -1148,7 +994,7 @@ static void test_connected_output_input(void)
         if (r.ntext != 1)
             res_dump("texts", &r);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     cleanup_pty(SA, id);
     api_release();
@@ -1176,7 +1022,7 @@ static void test_envs_token(void)
         type_line(&w, "exit\n");
         expect_end(&w, &r, 10000);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     /* without an envs token TERM defaults to xterm-256color */
     const char *id2 = api_uniq("env-term");
@@ -1212,7 +1058,7 @@ static void test_envs_large_value(void)
         expect_out(&w, &r, "LEN<5000>", 10000);
         res_free(&r);
     }
-    ws_close(&w);
+    wsc_close(&w);
     cleanup_pty(SA, id);
     api_release();
 }
@@ -1229,7 +1075,7 @@ static void test_exit_zero(void)
         expect_exited(&r, "{\"type\":\"control\",\"status\":\"exited\",\"exitCode\":0}");
         expect_close(&r, 1000, NULL);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     /* an exited PTY disappears from the list; GET is 404 */
     CU_ASSERT(wait_unlisted(SA, id, 3000));
@@ -1249,7 +1095,7 @@ static void test_exit_nonzero(void)
                           "\"exitReason\":\"non-zero exit\"}");
         expect_close(&r, 1011, "{\"exitCode\":3,\"exitReason\":\"non-zero exit\"}");
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     CU_ASSERT(wait_unlisted(SA, id, 3000));
     api_release();
@@ -1327,7 +1173,7 @@ static void test_create_connect_bad_cwd(void)
         if (err < 0 || con >= 0)
             res_dump("create-connect with a nonexistent cwd", &r);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     cleanup_pty(SA, id);
     api_release();
@@ -1351,7 +1197,7 @@ static void test_create_connect_query(void)
         expect_out(&w, &r, "P</tmp>", 10000);
         expect_end(&w, &r, 10000);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     api_release();
 }
@@ -1367,7 +1213,7 @@ static void test_connect_unknown(void)
     int up = ws_open(&w, pp(SA, "/%s/connect", id), EXIT_CTL);
     CU_ASSERT_EQUAL(up, 0);
     char v[256];
-    CU_ASSERT(head_value(w.head, "Sec-WebSocket-Protocol", v, sizeof v) == 1 &&
+    CU_ASSERT(wsc_head_value(w.head, "Sec-WebSocket-Protocol", v, sizeof v) == 1 &&
               strcmp(v, EXIT_CTL) == 0);
     if (up == 0) {
         expect_end(&w, &r, 10000);
@@ -1379,7 +1225,7 @@ static void test_connect_unknown(void)
         if (r.ntext != 1 || r.got_close)
             res_dump("connect unknown", &r);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     api_release();
 }
@@ -1398,7 +1244,7 @@ static void test_two_clients(void)
         type_line(&b, "echo \"TWO-$((20+1))\"\n");
         expect_out(&a, &ra, "TWO-21", 10000);
         expect_out(&b, &rb, "TWO-21", 10000);
-        CU_ASSERT_EQUAL(ws_send_str(&a, WS_OP_TEXT, "echo \"ONE-$((30+3))\"\n"), 0);
+        CU_ASSERT_EQUAL(wsc_send_str(&a, WS_OP_TEXT, "echo \"ONE-$((30+3))\"\n"), 0);
         expect_out(&a, &ra, "ONE-33", 10000);
         expect_out(&b, &rb, "ONE-33", 10000);
         type_line(&a, "exit 0\n");
@@ -1409,8 +1255,8 @@ static void test_two_clients(void)
         expect_close(&ra, 1000, NULL);
         expect_close(&rb, 1000, NULL);
     }
-    ws_close(&a);
-    ws_close(&b);
+    wsc_close(&a);
+    wsc_close(&b);
     res_free(&ra);
     res_free(&rb);
     /* connecting after the exit: the not-found error */
@@ -1425,7 +1271,7 @@ static void test_two_clients(void)
     } else {
         CU_FAIL("connect after exit did not upgrade");
     }
-    ws_close(&c);
+    wsc_close(&c);
     res_free(&rc);
     api_release();
 }
@@ -1443,11 +1289,11 @@ static void test_delete_attached(void)
         type_line(&a, "sleep 4244 & echo \"BG-$((4240+4))\"\n");
         expect_out(&a, &ra, "BG-4244", 10000);
         CU_ASSERT_EQUAL(wait_procs("sleep", "4244", 1, 5000), 1);
-        int64_t t0 = mono_ms();
+        int64_t t0 = tn_mono_ms();
         http_resp *d = req_t("DELETE", pp(SA, "/%s", id), NULL, 15000);
         expect_status(d, 200);
         CU_ASSERT(json_same(d->body, "{\"message\":\"PTY session deleted\"}"));
-        CU_ASSERT(mono_ms() - t0 < 6000);
+        CU_ASSERT(tn_mono_ms() - t0 < 6000);
         expect_end(&a, &ra, 10000);
         expect_end(&b, &rb, 10000);
         expect_close(&ra, 1011, "{\"exitCode\":137,\"exitReason\":\"SIGKILL\"}");
@@ -1456,8 +1302,8 @@ static void test_delete_attached(void)
         pty_err(GET(pp(SA, "/%s", id), K), 404, "PTY session not found");
         CU_ASSERT(!listed(SA, id));
     }
-    ws_close(&a);
-    ws_close(&b);
+    wsc_close(&a);
+    wsc_close(&b);
     res_free(&ra);
     res_free(&rb);
     api_release();
@@ -1493,7 +1339,7 @@ static void test_shell_identity(void)
         if (!strstr(o, "L-2") || !strstr(o, "I-4") || (E_ns && !strstr(o, "W<daytona>")))
             res_dump("identity", &r);
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     api_release();
 }
@@ -1516,7 +1362,7 @@ static void test_two_sandboxes(void)
     } else {
         CU_FAIL("connect from the other sandbox did not upgrade");
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     /* the same id in B is no conflict */
     expect_status(create_rest(SBX, api_fmt("{\"id\":\"%s\"}", id)), 201);
@@ -1545,13 +1391,13 @@ static int new_sandbox(const char *name, char *out, size_t n)
 /* Waits for a sandbox state; 1 when reached. */
 static int wait_state(const char *sb, const char *want, int ms)
 {
-    int64_t end = mono_ms() + ms;
+    int64_t end = tn_mono_ms() + ms;
     for (;;) {
         http_resp *g = GET(api_fmt("/api/sandbox/%s", sb), K);
         const char *st = resp_str(g, "state");
         if (st && strcmp(st, want) == 0)
             return 1;
-        if (mono_ms() >= end)
+        if (tn_mono_ms() >= end)
             return 0;
         tn_sleep_ms(100);
     }
@@ -1577,7 +1423,7 @@ static void test_stop_ends_ptys(void)
         CU_ASSERT(!listed(sc, id));
         pty_err(GET(pp(sc, "/%s", id), K), 404, "PTY session not found");
     }
-    ws_close(&w);
+    wsc_close(&w);
     res_free(&r);
     req_t("DELETE", api_fmt("/api/sandbox/%s", sc), NULL, 30000);
     api_release();
@@ -1626,12 +1472,12 @@ static void test_stop_after_exited_pty(void)
     expect_status(create_rest(s2, api_fmt("{\"id\":\"%s\"}", id2)), 201);
     expect_status(DEL(pp(s2, "/%s", id2), K), 200);
     tn_sleep_ms(300);
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     expect_status(req_t("POST", api_fmt("/api/sandbox/%s/stop", s2), NULL, 30000), 200);
-    int64_t t_del = mono_ms() - t0;
-    t0 = mono_ms();
+    int64_t t_del = tn_mono_ms() - t0;
+    t0 = tn_mono_ms();
     expect_status(req_t("POST", api_fmt("/api/sandbox/%s/stop", s1), NULL, 30000), 200);
-    int64_t t_exit = mono_ms() - t0;
+    int64_t t_exit = tn_mono_ms() - t0;
     CU_ASSERT(t_exit < t_del + 1000);
     if (t_exit >= t_del + 1000)
         fprintf(stderr, "\n  POST stop took %lld ms after a PTY exited by itself, "
@@ -1667,10 +1513,10 @@ typedef struct {
 static void *del_thread(void *arg)
 {
     del_job *j = arg;
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     http_resp r = raw_req(j->e, "DELETE", j->path, NULL, 15000);
     j->status = r.status;
-    j->ms = mono_ms() - t0;
+    j->ms = tn_mono_ms() - t0;
     http_resp_free(&r);
     return NULL;
 }
@@ -1712,12 +1558,12 @@ static void test_concurrent_delete(void)
     http_resp l = raw_req(&e, "GET", api_fmt("/toolbox/%s/process/pty", sb), NULL, 5000);
     CU_ASSERT_EQUAL(l.status, 200);
     http_resp_free(&l);
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     int st = emu_stop(&e);
     CU_ASSERT_EQUAL(st, 0);
     if (st != 0)
         fprintf(stderr, "\n  after concurrent DELETEs the emulator did not exit on SIGTERM "
-                "(status %d after %lld ms)\n", st, (long long)(mono_ms() - t0));
+                "(status %d after %lld ms)\n", st, (long long)(tn_mono_ms() - t0));
     api_release();
 }
 
@@ -1744,9 +1590,9 @@ static void test_slow_consumer(void)
     /* the reading client gets everything */
     int got = pty_read(&fast, &rf, 8000, "SLOW-42");
     /* meanwhile the REST API answers */
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     http_resp l = raw_req(&e, "GET", api_fmt("/toolbox/%s/process/pty", sb), NULL, 5000);
-    int64_t t_list = mono_ms() - t0;
+    int64_t t_list = tn_mono_ms() - t0;
     CU_ASSERT_EQUAL(l.status, 200);
     http_resp_free(&l);
     if (!got)
@@ -1763,8 +1609,8 @@ static void test_slow_consumer(void)
         fprintf(stderr, "\n  non-reading client: %s, %zu bytes read\n",
                 rs.got_close ? api_fmt("close %d", rs.close_code) : "no close frame",
                 rs.total);
-    ws_close(&slow);
-    ws_close(&fast);
+    wsc_close(&slow);
+    wsc_close(&fast);
     res_free(&rf);
     res_free(&rs);
     http_resp d = raw_req(&e, "DELETE", api_fmt("/toolbox/%s/process/pty/sl", sb), NULL, 15000);

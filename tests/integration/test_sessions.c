@@ -7,8 +7,8 @@
  * checks, a third one (C) that is stopped and started and a fourth made and
  * deleted by its test.  Every call is
  * /toolbox/<sandboxId>/process/session... with "Authorization: Bearer <key>".
- * Follow-logs WebSockets are opened by hand over a TCP socket (the upgrade
- * request written here) and read with common/ws.h's client ws_conn.
+ * Follow-logs WebSockets are opened by hand over a TCP socket
+ * (tests/support/ws_client) and read with common/ws.h's client ws_conn.
  *
  * Error bodies: the emulator answers with the toolbox JSON envelope
  * {statusCode,message,code,timestamp,path,method,source} (toolbox.md §2.1,
@@ -42,23 +42,16 @@
 #include "cu_run.h"
 #include "test_net.h"
 #include "ws.h"
+#include "ws_client.h"
 
 #define K "sessions-test-key"
 #define OUT "\x01\x01\x01"
 #define ERR "\x02\x02\x02"
-#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define MAX_MSG (1024 * 1024)
 
 static char SA[64], SBX[64], SC[64];   /* sandbox ids */
 
 /* ---------- small utilities ---------- */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "/toolbox/<sb>/process/session" + printf(fmt, ...) */
 static const char *sp(const char *sb, const char *fmt, ...)
@@ -291,13 +284,13 @@ static http_resp *get_cmd(const char *sb, const char *sid, const char *cid)
  * timeout_ms.  Does not assert. */
 static int wait_exit(const char *sb, const char *sid, const char *cid, int timeout_ms)
 {
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = tn_mono_ms() + timeout_ms;
     for (;;) {
         http_resp *r = get_cmd(sb, sid, cid);
         const cJSON *ec = api_field(r, "exitCode");
         if (r->status == 200 && cJSON_IsNumber(ec))
             return ec->valueint;
-        if (mono_ms() >= end)
+        if (tn_mono_ms() >= end)
             return -1000;
         tn_sleep_ms(50);
     }
@@ -364,65 +357,22 @@ static int count_procs(const char *argv0, const char *argv1)
 /* Waits up to timeout_ms for count_procs to reach want; returns the count. */
 static int wait_procs(const char *a0, const char *a1, int want, int timeout_ms)
 {
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = tn_mono_ms() + timeout_ms;
     int n;
-    while ((n = count_procs(a0, a1)) != want && mono_ms() < end)
+    while ((n = count_procs(a0, a1)) != want && tn_mono_ms() < end)
         tn_sleep_ms(50);
     return n;
 }
 
 /* ---------- WebSocket follow ---------- */
 
-/*
- * GET <path> as a WebSocket upgrade (with the bearer token).  The response
- * head goes to head (NUL-terminated).  Returns a client ws_conn (free with
- * ws_conn_free(c, 1)) or NULL when the answer was not a 101.
- */
+/* GET <path> as a WebSocket upgrade with the bearer token (see wsc_connect). */
 static ws_conn *ws_open(const char *path, char *head, size_t headn)
 {
-    head[0] = '\0';
-    int fd = tn_connect(api.emu.port, 30, 0);
-    if (fd < 0)
-        return NULL;
-    char req[4096];
-    int rl = snprintf(req, sizeof req,
-                      "GET %s HTTP/1.1\r\n"
-                      "Host: 127.0.0.1:%u\r\n"
-                      "Upgrade: websocket\r\n"
-                      "Connection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: " WS_KEY "\r\n"
-                      "Sec-WebSocket-Version: 13\r\n"
-                      "Authorization: Bearer " K "\r\n"
-                      "X-Daytona-SDK-Version: 0.218.0\r\n\r\n",
-                      path, api.emu.port);
-    if (rl <= 0 || (size_t)rl >= sizeof req || tn_send_all(fd, req, (size_t)rl) != 0) {
-        close(fd);
-        return NULL;
-    }
-    char in[8192];
-    size_t len = 0;
-    char *end = NULL;
-    while (!end && len < sizeof in - 1) {
-        ssize_t got = recv(fd, in + len, sizeof in - 1 - len, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        in[len] = '\0';
-        end = strstr(in, "\r\n\r\n");
-    }
-    in[len] = '\0';
-    size_t hl = end ? (size_t)(end - in) + 4 : len;
-    snprintf(head, headn, "%.*s", (int)hl, in);
-    if (!end || strncmp(in, "HTTP/1.1 101", 12) != 0) {
-        close(fd);
-        return NULL;
-    }
-    ws_conn *c = ws_conn_new(fd, 1, in + hl, len - hl, MAX_MSG);
-    if (!c)
-        close(fd);
-    return c;
+    return wsc_connect(api.emu.port, 30, path,
+                       "Authorization: Bearer " K "\r\n"
+                       "X-Daytona-SDK-Version: 0.218.0\r\n",
+                       MAX_MSG, head, headn);
 }
 
 static const char *follow_path(const char *sb, const char *sid, const char *cid)
@@ -453,9 +403,9 @@ static void follow_read(ws_conn *c, follow_res *fr, int timeout_ms, const char *
     buf_init(&fr->data, 16 * MAX_MSG);
     buf m;
     buf_init(&m, MAX_MSG);
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = tn_mono_ms() + timeout_ms;
     for (;;) {
-        int left = (int)(end - mono_ms());
+        int left = (int)(end - tn_mono_ms());
         if (left <= 0) {
             fr->end = WS_NEED_MORE;
             break;
@@ -468,7 +418,7 @@ static void follow_read(ws_conn *c, follow_res *fr, int timeout_ms, const char *
                 fr->text_frames++;
             buf_add(&fr->data, m.data, m.len);
             if (!fr->first_ms) {
-                fr->first_ms = mono_ms();
+                fr->first_ms = tn_mono_ms();
                 if (probe_cid) {
                     http_resp *g = get_cmd(sb, sid, probe_cid);
                     fr->first_running = g->status == 200 &&
@@ -482,7 +432,7 @@ static void follow_read(ws_conn *c, follow_res *fr, int timeout_ms, const char *
         fr->end = rc;
         if (rc == WS_ECLOSED) {
             fr->close_code = cc;
-            fr->close_ms = mono_ms();
+            fr->close_ms = tn_mono_ms();
         }
         break;
     }
@@ -709,10 +659,10 @@ static void test_serialized(void)
 {
     const char *sid = api_uniq("serial");
     create(SA, sid);
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     const char *cid = start(SA, sid, "sleep 2");
     http_resp *r = run(SA, sid, "echo x");
-    int64_t took = mono_ms() - t0;
+    int64_t took = tn_mono_ms() - t0;
     str_is(r->json, "stdout", "x\n");
     api_check_txt(took >= 1800, __FILE__, __LINE__,
                   "sync exec behind an async sleep 2 waited %lld ms (>= 1800)",
@@ -733,9 +683,9 @@ static void test_exit_after_output(void)
                                          "i=$((i+1)); done; echo done >&2; (exit 3)");
         /* tight poll for the first moment the exit code is visible */
         int code = -1000;
-        int64_t end = mono_ms() + 60000;
+        int64_t end = tn_mono_ms() + 60000;
         const char *cpath = sp(SA, "/%s/command/%s", sid, cid);
-        while (mono_ms() < end) {
+        while (tn_mono_ms() < end) {
             http_resp g = http_do(&api.emu, "GET", cpath, K, NULL, NULL, 0);
             const cJSON *ec = cJSON_GetObjectItemCaseSensitive(g.json, "exitCode");
             if (cJSON_IsNumber(ec))
@@ -833,9 +783,9 @@ static void test_logs(void)
     str_is(r->json, "output", resp_str(x, "output") ? resp_str(x, "output") : "?");
     /* a running async command shows its output so far */
     const char *cid2 = start(SA, sid, "echo early; sleep 3; echo late");
-    int64_t end = mono_ms() + 2000;
+    int64_t end = tn_mono_ms() + 2000;
     const char *so = "";
-    while (mono_ms() < end) {
+    while (tn_mono_ms() < end) {
         r = logs(SA, sid, cid2);
         so = resp_str(r, "stdout") ? resp_str(r, "stdout") : "";
         if (*so)
@@ -865,7 +815,7 @@ static void test_follow_running(void)
 {
     const char *sid = api_uniq("follow");
     create(SA, sid);
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     const char *cid = start(SA, sid, "for i in 1 2 3; do echo $i; sleep 0.5; done; "
                                      "echo e >&2");
     char head[2048];
@@ -914,7 +864,7 @@ static void test_follow_finished(void)
     const char *want = resp_str(x, "output");
     CU_ASSERT_FATAL(cid && want);
     char head[2048];
-    int64_t t0 = mono_ms();
+    int64_t t0 = tn_mono_ms();
     ws_conn *c = ws_open(follow_path(SA, sid, cid), head, sizeof head);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     follow_res fr;
@@ -1089,7 +1039,7 @@ static void *bg_post(void *p)
 {
     bg_req *b = p;
     b->resp = http_do(&api.emu, "POST", b->path, K, NULL, b->body, -1);
-    b->done_ms = mono_ms();
+    b->done_ms = tn_mono_ms();
     return NULL;
 }
 
@@ -1151,7 +1101,7 @@ static void test_delete_pending_sync(void)
     pthread_t th;
     CU_ASSERT_FATAL(pthread_create(&th, NULL, bg_post, &b) == 0);
     CU_ASSERT_EQUAL(wait_procs("sleep", "7331", 1, 5000), 1);
-    int64_t t_del = mono_ms();
+    int64_t t_del = tn_mono_ms();
     expect_status(DEL(sp(SA, "/%s", sid), K), 204);
     pthread_join(th, NULL);
     CU_ASSERT(b.done_ms - t_del < 8000);
@@ -1170,9 +1120,9 @@ static const char *state_of(const char *id)
 
 static int wait_state(const char *id, const char *want, int timeout_ms)
 {
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = tn_mono_ms() + timeout_ms;
     while (strcmp(state_of(id), want) != 0) {
-        if (mono_ms() >= end)
+        if (tn_mono_ms() >= end)
             return -1;
         tn_sleep_ms(100);
     }

@@ -2,6 +2,7 @@
  * emu_harness.c - see emu_harness.h.
  */
 #include "emu_harness.h"
+#include "test_net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -260,19 +261,5 @@ double resp_num(const http_resp *r, const char *key, double dflt)
 
 int resp_header(const http_resp *r, const char *name, char *out, size_t n)
 {
-    size_t nl = strlen(name);
-    for (const char *p = r->headers; p && *p;) {
-        const char *eol = strstr(p, "\r\n");
-        size_t ll = eol ? (size_t)(eol - p) : strlen(p);
-        if (ll > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ')
-                v++;
-            size_t vl = ll - (size_t)(v - p);
-            snprintf(out, n, "%.*s", (int)vl, v);
-            return 0;
-        }
-        p = eol ? eol + 2 : NULL;
-    }
-    return -1;
+    return tn_header_value(r->headers, name, out, n) > 0 ? 0 : -1;
 }

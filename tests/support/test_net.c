@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -77,4 +78,30 @@ void tn_sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+int64_t tn_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tn_header_value(const char *lines, const char *name, char *out, size_t n)
+{
+    int count = 0;
+    size_t nl = strlen(name);
+    for (const char *p = lines; p && *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+        if (ll > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            if (!count++)
+                snprintf(out, n, "%.*s", (int)(ll - (size_t)(v - p)), v);
+        }
+        p = eol ? eol + 2 : NULL;
+    }
+    return count;
 }

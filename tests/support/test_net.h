@@ -6,6 +6,7 @@
 #define TESTS_TEST_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A TCP connection to 127.0.0.1:port, or -1.  timeout_s > 0 sets the send
  * and receive timeouts; rcvbuf > 0 the receive buffer (set before the
@@ -17,5 +18,11 @@ int tn_send_all(int fd, const void *p, size_t n);
 long tn_ppid(long pid);
 /* Sleeps ms milliseconds (resumed after signals). */
 void tn_sleep_ms(long ms);
+/* The value of header `name` (case-insensitive) among CRLF-separated
+ * header lines: the first value is copied into out, and the number of
+ * times the header occurs returned (out is untouched when it is 0). */
+int tn_header_value(const char *lines, const char *name, char *out, size_t n);
+/* CLOCK_MONOTONIC in milliseconds: for deadlines and durations. */
+int64_t tn_mono_ms(void);
 
 #endif
