@@ -54,6 +54,7 @@ typedef struct {
     const emu_route *rt;        /* routed early (EMU_R_STREAM) */
     int journaled;
     int early;                  /* routing + auth + begin already done */
+    int preview;                /* a preview request (path or host form) */
     /* upgrade */
     emu_upgrade_fn up_fn;
     void *up_cls;
@@ -632,6 +633,16 @@ static int parse_json_body(emu_req *r)
 /* Faults, routing and authentication: the part of dispatch that needs only
  * the request line and headers.  Returns 0 with c->rt set, or a status it
  * replied with (or 0 with r->drop set). */
+/* Errors answered here for a preview request name the path without the
+ * query, as the proxy's own do (preview.c): it may carry the preview's
+ * auth token (DAYTONA_SANDBOX_AUTH_KEY).  The reply's `path` then falls
+ * back to the decoded path. */
+static void hide_preview_query(req_ctx *c)
+{
+    if (c->preview)
+        c->r.raw_uri = NULL;
+}
+
 static int route_request(req_ctx *c)
 {
     emu_req *r = &c->r;
@@ -647,6 +658,7 @@ static int route_request(req_ctx *c)
             return 0;
         }
         if (fa.status) {
+            hide_preview_query(c);
             int st = emu_reply_error(r, fa.status, fa.message);
             if (fa.retry_after >= 0) {
                 char ra[16];
@@ -680,9 +692,13 @@ static int route_request(req_ctx *c)
                                 r->params, &r->nparams, &r->param_store);
     free(raw_path);
     if (!c->rt) {
-        /* Nest words it with the original URL: raw, query included. */
+        /* Nest words it with the original URL: raw, query included (not
+         * for a preview: see hide_preview_query). */
         char msg[600];
-        snprintf(msg, sizeof msg, "Cannot %s %.500s", r->method, c->raw_uri);
+        int ul = (int)(c->preview ? strcspn(c->raw_uri, "?") : strlen(c->raw_uri));
+        snprintf(msg, sizeof msg, "Cannot %s %.*s", r->method, ul < 500 ? ul : 500,
+                 c->raw_uri);
+        hide_preview_query(c);
         return emu_reply_error(r, 404, msg);
     }
     if (c->rt->flags & EMU_R_AUTH) {
@@ -701,8 +717,10 @@ static int dispatch(req_ctx *c)
         if (st || r->drop)
             return st;
     }
-    if (c->too_big)
+    if (c->too_big) {
+        hide_preview_query(c);
         return emu_reply_error(r, 413, "request entity too large");
+    }
     if (r->sink_status && r->status)
         return r->status;
     /* A failed sink still goes to its handler: it knows the error (and its
@@ -783,8 +801,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
         /* An app behind a preview takes uploads of any kind: its requests
          * are relayed whole, up to a larger cap than API JSON bodies. */
         const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
-        if (strncmp(c->raw_uri, "/preview/", 9) == 0 ||
-            (host && strstr(host, ".preview.")))
+        char label[128];
+        c->preview = strncmp(c->raw_uri, "/preview/", 9) == 0 ||
+                     preview_host_label(host, label, sizeof label);
+        if (c->preview)
             buf_init(&c->body, EMU_MAX_PREVIEW_BODY);
         if (wants_early(c)) {
             int st = begin_early(c);

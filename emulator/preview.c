@@ -29,7 +29,6 @@
 
 /* ---------- labels and access ---------- */
 
-/* "<port>-<rest>" → port and rest. 0 or -1. */
 /* An error reply whose `path` leaves out the query string: a preview's
  * query may carry its auth token (DAYTONA_SANDBOX_AUTH_KEY). */
 static int preview_error(emu_req *r, int status, const char *message)
@@ -38,6 +37,7 @@ static int preview_error(emu_req *r, int status, const char *message)
     return emu_reply_error(r, status, message);
 }
 
+/* "<port>-<rest>" → port and rest. 0 or -1. */
 static int parse_label(const char *label, int *port, char *rest, size_t n)
 {
     char *end = NULL;
@@ -52,12 +52,20 @@ static int parse_label(const char *label, int *port, char *rest, size_t n)
 
 int preview_host_label(const char *host, char *out, size_t n)
 {
+    static const char suffix[] = ".preview.localhost";
     if (!host)
         return 0;
     /* Host names are case-insensitive; ids and signed tokens are
-     * lowercase, so the label is compared in lowercase. */
-    const char *dot = strcasestr(host, ".preview.localhost");
+     * lowercase, so the label is compared in lowercase.  The suffix must
+     * end the name (before a port or a final dot): a name that merely
+     * contains it is some other host. */
+    const char *dot = strcasestr(host, suffix);
     if (!dot || (size_t)(dot - host) >= n || dot == host)
+        return 0;
+    const char *after = dot + sizeof suffix - 1;
+    if (*after == '.')
+        after++;
+    if (*after != '\0' && *after != ':')
         return 0;
     for (size_t i = 0; i < (size_t)(dot - host); i++)
         out[i] = (char)tolower((unsigned char)host[i]);

@@ -4,7 +4,9 @@
  * reaches its own; the host's loopback is reached neither through a
  * preview nor from inside a sandbox; the processes of one sandbox share
  * theirs (a server in a session answers a later command); a networkBlockAll
- * sandbox still serves previews; a server that process/execute leaves
+ * sandbox still serves previews (its errors never echo the query, which may
+ * hold the token; host-mode names match case-insensitively, as a suffix
+ * only); a server that process/execute leaves
  * running lives on until the stop; the namespace holders end with the
  * sandbox and with the emulator, also when it is SIGKILLed; and
  * --sandbox-network host / --isolation process keep the host's network.
@@ -310,6 +312,18 @@ static void test_block_all_preview(void)
     CU_ASSERT_EQUAL(r.status, 502);
     CU_ASSERT_PTR_NULL(strstr(r.body, "s3cr3t-tok"));
     CU_ASSERT_STRING_EQUAL(resp_str(&r, "path") ? resp_str(&r, "path") : "", want);
+    http_resp_free(&r);
+    /* Also where the router answers for a preview URL. */
+    r = http_do(&E, "GET", "/preview/?DAYTONA_SANDBOX_AUTH_KEY=s3cr3t-tok", TOKEN,
+                NULL, NULL, 0);
+    CU_ASSERT_EQUAL(r.status, 404);
+    CU_ASSERT_PTR_NULL(strstr(r.body, "s3cr3t-tok"));
+    http_resp_free(&r);
+    /* A name that only contains the preview domain is some other host. */
+    snprintf(host, sizeof host, "Host: %d-%s.preview.localhost.example:%u", PORT, id,
+             E.port);
+    r = http_do(&E, "GET", "/index.html", TOKEN, hdrs, NULL, 0);
+    CU_ASSERT_EQUAL(r.status, 404);
     http_resp_free(&r);
     /* Only loopback inside. */
     int code = -1;
