@@ -37,7 +37,7 @@ typedef struct {
     const char *preview_mode;    /* "path" or "host" */
     int scheduler_interval_ms;   /* how often auto-stop & co. are checked */
     int isolation;               /* iso_level requested (executor.h) */
-    int host_network;            /* --sandbox-network host */
+    int sandbox_network;         /* net_mode requested (executor.h) */
     const char *ts_node;         /* ts-node for code-run typescript */
     long max_cpu_seconds;        /* RLIMIT_CPU per command */
     long max_processes;          /* RLIMIT_NPROC / pids.max per sandbox */

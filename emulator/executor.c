@@ -25,6 +25,7 @@
 
 #include "cgroup.h"
 #include "fsutil.h"
+#include "netutil.h"
 #include "supervisor.h"
 #include "timeutil.h"
 
@@ -51,6 +52,7 @@ struct emu_executor {
     int is_root;
     int uid_per_sandbox;
     int have_ns;
+    int have_netns;               /* the probe made a network namespace */
     emu_supervisor *sup;
     emu_cgroups *cg;              /* NULL below the cgroups level */
     int ts_ok;
@@ -67,9 +69,10 @@ struct emu_executor {
     int closing;                  /* shutting down: no new commands */
     int lingering;                /* waiter threads of lingering commands */
     pthread_cond_t linger_cv;     /* signalled as each waiter ends (mu) */
-    /* Per-sandbox network namespaces (namespaced levels, unless
-     * host_network): their holders, guarded by netmu. */
+    /* Per-sandbox network namespaces (namespaced levels, unless NET_HOST
+     * or the host cannot make them): their holders, guarded by netmu. */
     int net_isolated;
+    char net_note[160];           /* why not, when NET_AUTO fell back */
     int self_netns;               /* our own, to return to after setns */
     pthread_mutex_t netmu;
     net_holder *nets;
@@ -292,6 +295,15 @@ int executor_decode_status(const char *line, exec_result *res)
 
 /* ---------- levels and probing ---------- */
 
+int executor_net_parse(const char *s)
+{
+    static const char *const names[] = {"auto", "per-sandbox", "host"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 int executor_level_parse(const char *s)
 {
     static const char *const names[] = {"auto", "process", "namespaced", "cgroups"};
@@ -311,8 +323,15 @@ const char *executor_level_name(iso_level l)
     }
 }
 
-/* Can we create the namespaces the launcher needs?  Tried in a child so a
- * failure leaves the emulator untouched. */
+/* What the start-up probe found: bits of probe_namespaces. */
+enum { PROBE_NS = 1,      /* mount, PID, IPC and UTS namespaces */
+       PROBE_NET = 2 };   /* a network namespace with loopback up */
+
+/* Can we create the namespaces the launcher needs, and a network namespace
+ * with loopback up as the holder (launcher --hold-net) does?  Tried in a
+ * child, with system calls only, so a failure leaves the emulator
+ * untouched.  The network is probed on its own: where only it fails, the
+ * other namespaces still serve (NET_AUTO falls back to the host's). */
 static int probe_namespaces(void)
 {
     if (geteuid() != 0)
@@ -320,13 +339,17 @@ static int probe_namespaces(void)
     pid_t p = fork();
     if (p < 0)
         return 0;
-    if (p == 0)
-        _exit(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-                      CLONE_NEWUTS | CLONE_NEWNET) == 0 ? 0 : 1);
-    int st;
+    if (p == 0) {
+        if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
+            _exit(0);
+        if (unshare(CLONE_NEWNET) != 0 || net_loopback_up() != 0)
+            _exit(PROBE_NS);
+        _exit(PROBE_NS | PROBE_NET);
+    }
+    int st = 0;
     while (waitpid(p, &st, 0) < 0 && errno == EINTR)
         ;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 }
 
 /* Is `path` reachable by every user (each ancestor has o+x)? */
@@ -345,6 +368,39 @@ static int world_traversable(const char *path)
         *p = save;
     }
     return 1;
+}
+
+/* Decides the sandboxes' network (net_mode) once the level is known.
+ * NET_AUTO falls back to the host's network, with the reason kept for
+ * executor_info; NET_PER_SANDBOX fails instead.  0 or -1 with err. */
+static int setup_network(emu_executor *ex, char *err, size_t errlen)
+{
+    if (ex->cfg.network == NET_HOST)
+        return 0;
+    const char *why = NULL;
+    if (ex->level < ISO_NAMESPACED)
+        why = "the process isolation level has no namespaces";
+    else if (!ex->have_netns)
+        why = "this host cannot make a network namespace with loopback up";
+    else if (!ex->nets)
+        why = "out of memory";
+    else if ((ex->self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+        why = "cannot open /proc/self/ns/net";
+    if (!why) {
+        ex->net_isolated = 1;
+        return 0;
+    }
+    if (ex->cfg.network == NET_PER_SANDBOX) {
+        snprintf(err, errlen, "--sandbox-network per-sandbox is not available "
+                 "here: %s", why);
+        return -1;
+    }
+    /* At the process level the level itself says it; a namespaced level
+     * without a network of its own deserves the reason. */
+    if (ex->level >= ISO_NAMESPACED)
+        snprintf(ex->net_note, sizeof ex->net_note, "%s: sandboxes share the "
+                 "host's network and networkBlockAll is not enforced", why);
+    return 0;
 }
 
 emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
@@ -380,7 +436,9 @@ emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
                  strerror(errno));
         goto fail;
     }
-    ex->have_ns = probe_namespaces();
+    int probe = probe_namespaces();
+    ex->have_ns = (probe & PROBE_NS) != 0;
+    ex->have_netns = (probe & PROBE_NET) != 0;
     int want = cfg->level;
     if (want == ISO_AUTO || want == ISO_CGROUPS) {
         ex->cg = cgroups_new(err, errlen);
@@ -430,16 +488,8 @@ emu_executor *executor_new(const exec_config *cfg, char *err, size_t errlen)
         snprintf(ex->ts_view, sizeof ex->ts_view, TS_VIEW_ROOT "%s",
                  rel ? rel : "/node_modules/.bin/ts-node");
     }
-    if (ex->level >= ISO_NAMESPACED && !cfg->host_network) {
-        ex->self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-        ex->net_isolated = ex->self_netns >= 0 && ex->nets;
-        if (!ex->net_isolated) {
-            snprintf(err, errlen, "cannot give sandboxes their own network: "
-                     "%s (--sandbox-network host keeps the host's)",
-                     ex->nets ? strerror(errno) : "out of memory");
-            goto fail;
-        }
-    }
+    if (setup_network(ex, err, errlen) != 0)
+        goto fail;
     ex->sup = supervisor_start();
     if (!ex->sup) {
         snprintf(err, errlen, "cannot start the sandbox supervisor: %s",
@@ -483,6 +533,8 @@ cJSON *executor_info(const emu_executor *ex)
         !cJSON_AddBoolToObject(o, "uidPerSandbox", ex->uid_per_sandbox) ||
         !cJSON_AddStringToObject(o, "network", ex->net_isolated ? "per-sandbox"
                                                                 : "host") ||
+        !(ex->net_note[0] ? cJSON_AddStringToObject(o, "networkNote", ex->net_note) != NULL
+                          : cJSON_AddNullToObject(o, "networkNote") != NULL) ||
         !cJSON_AddBoolToObject(o, "typescript", ex->ts_ok) ||
         !cJSON_AddNumberToObject(o, "maxCpuSeconds", (double)ex->cfg.max_cpu_seconds) ||
         !cJSON_AddNumberToObject(o, "maxProcesses", (double)ex->cfg.nproc) ||
@@ -971,7 +1023,8 @@ static int build_argv_ex(emu_executor *ex, const emu_sandbox *sb,
                 return -1;
             strv_add(av, "--netns");
             strv_add(av, ns);
-        } else if (sb->network_block_all) {
+        } else if (sb->network_block_all && ex->have_netns) {
+            /* NET_HOST: a private network per command instead. */
             strv_add(av, "--no-net");
         }
         strv_add(av, "--hostname");

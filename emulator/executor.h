@@ -7,8 +7,8 @@
  *               the emulator is root, clean environment, subreaper sweep,
  *               wall-clock deadline, output cap;
  *   namespaced  + private mount/PID/IPC/UTS namespaces per command, and a
- *               network namespace per sandbox (loopback only; unless
- *               host_network): the sandbox sees its own /home/daytona,
+ *               network namespace per sandbox (loopback only; see net_mode):
+ *               the sandbox sees its own /home/daytona,
  *               /tmp and /workspace and the host's system dirs read-only;
  *   cgroups     + memory, pids and CPU limits per sandbox, and
  *               kill-everything on stop/delete (cgroup v2 or v1).
@@ -37,6 +37,19 @@ typedef struct emu_executor emu_executor;
 typedef enum { ISO_AUTO = 0, ISO_PROCESS = 1, ISO_NAMESPACED = 2,
                ISO_CGROUPS = 3 } iso_level;
 
+/* The network of sandboxes at the namespaced levels (the process level
+ * always shares the host's). */
+typedef enum {
+    NET_AUTO = 0,               /* a namespace per sandbox where the host can
+                                   make one (the start-up probe), else the
+                                   host's, with the reason in executor_info */
+    NET_PER_SANDBOX = 1,        /* a namespace per sandbox, or executor_new
+                                   fails */
+    NET_HOST = 2                /* the host's namespace, shared by all (a
+                                   private one per command for
+                                   networkBlockAll) */
+} net_mode;
+
 typedef struct {
     iso_level level;            /* requested (ISO_AUTO = strongest) */
     const char *launcher;       /* path of daytona-emu-sandbox */
@@ -46,14 +59,14 @@ typedef struct {
     long nofile;                /* RLIMIT_NOFILE */
     long nproc;                 /* RLIMIT_NPROC / pids.max */
     size_t max_output;          /* bytes of output kept per command */
-    int host_network;           /* 1 = sandboxes share the host's network
-                                   namespace even when namespaced (see
-                                   executor_connect) */
+    net_mode network;           /* see net_mode and executor_connect */
 } exec_config;
 
 /* Parses "auto|process|namespaced|cgroups"; -1 if unknown. */
 int executor_level_parse(const char *s);
 const char *executor_level_name(iso_level l);
+/* Parses "auto|per-sandbox|host"; -1 if unknown. */
+int executor_net_parse(const char *s);
 
 /* Probes the host and starts the supervisor (cfg's strings are copied).
  * On failure returns NULL with a message (e.g. the requested level is not
@@ -70,7 +83,10 @@ iso_level executor_level(const emu_executor *ex);
 /* The ts-node path when TypeScript is available, else NULL. */
 const char *executor_ts_node(const emu_executor *ex);
 /* {"level":…, "namespaces":bool, "cgroups":"v1"|"v2"|null,
- *  "uidPerSandbox":bool, "typescript":bool} (caller frees). */
+ *  "uidPerSandbox":bool, "network":"per-sandbox"|"host",
+ *  "networkNote":why sandboxes share the host's network although the
+ *  level has namespaces (NET_AUTO's fallback) or null, "typescript":bool,
+ *  "maxCpuSeconds", "maxProcesses", "maxOutputBytes"} (caller frees). */
 cJSON *executor_info(const emu_executor *ex);
 
 /* The sandbox's directories, in the sandbox's own view: at the namespaced
@@ -106,8 +122,9 @@ int executor_running(emu_executor *ex, const char *sandbox_id);
  * holder process from its first command to its stop: the socket is made
  * inside it, so two sandboxes may serve the same port and no preview
  * reaches the host's loopback.  With no holder yet (nothing ever ran)
- * nothing can listen: -1 with ECONNREFUSED.  At the process level, or with
- * host_network, the host's 127.0.0.1.  Returns the connected socket (send
+ * nothing can listen: -1 with ECONNREFUSED.  At the process level, with
+ * NET_HOST, or where the host cannot make network namespaces (NET_AUTO's
+ * fallback), the host's 127.0.0.1.  Returns the connected socket (send
  * timeout 30 s) or -1 with errno. */
 int executor_connect(emu_executor *ex, const char *sandbox_id, int port);
 

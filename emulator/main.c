@@ -73,10 +73,12 @@ static void usage(FILE *f)
 "                         (default 1000) [DAYTONA_EMU_SCHEDULER_INTERVAL_MS]\n"
 "  --isolation LEVEL      auto, process, namespaced or cgroups (default auto:\n"
 "                         the strongest the host allows) [DAYTONA_EMU_ISOLATION]\n"
-"  --sandbox-network MODE  per-sandbox (default: with namespaces, each sandbox\n"
-"                         has its own loopback and ports, and no other\n"
-"                         network) or host (sandboxes share the host's\n"
-"                         network: outbound access, but one port space)\n"
+"  --sandbox-network MODE  auto (default: per-sandbox where the host can\n"
+"                         make network namespaces, else host), per-sandbox\n"
+"                         (with namespaces, each sandbox has its own\n"
+"                         loopback and ports, and no other network) or host\n"
+"                         (sandboxes share the host's network: outbound\n"
+"                         access, but one port space)\n"
 "                         [DAYTONA_EMU_SANDBOX_NETWORK]\n"
 "  --max-cpu-seconds N    CPU time per command (default 600)\n"
 "                         [DAYTONA_EMU_MAX_CPU_SECONDS]\n"
@@ -218,12 +220,13 @@ static int set_isolation(emu_config *cfg, const char *v)
 
 static int set_sandbox_network(emu_config *cfg, const char *v)
 {
-    if (strcmp(v, "per-sandbox") == 0 || strcmp(v, "host") == 0) {
-        cfg->host_network = strcmp(v, "host") == 0;
-        return 0;
+    cfg->sandbox_network = executor_net_parse(v);
+    if (cfg->sandbox_network < 0) {
+        fprintf(stderr, "daytona-emu: --sandbox-network must be auto, "
+                        "per-sandbox or host\n");
+        return -1;
     }
-    fprintf(stderr, "daytona-emu: --sandbox-network must be per-sandbox or host\n");
-    return -1;
+    return 0;
 }
 
 /* The numeric limits, from a flag or its environment variable. */
@@ -471,7 +474,7 @@ static int start_executor(emu_app *app, char *tmpdir, size_t tn, char *err,
     exec_config ec = {(iso_level)app->cfg.isolation, launcher, sbdir,
                       app->cfg.ts_node, app->cfg.max_cpu_seconds, 1024,
                       app->cfg.max_processes, (size_t)app->cfg.max_output,
-                      app->cfg.host_network};
+                      (net_mode)app->cfg.sandbox_network};
     app->executor = executor_new(&ec, err, errlen);
     return app->executor ? 0 : -1;
 }

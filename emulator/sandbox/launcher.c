@@ -30,7 +30,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +49,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "netutil.h"
 #include "launcher_opts.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -409,24 +409,6 @@ static int setup_dev(const char *root)
     return 0;
 }
 
-/* Brings up loopback in a fresh network namespace. */
-static int loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -1;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-    int rc = -1;
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        rc = ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-    return rc;
-}
-
 /* Builds the sandbox's root under o->root/.rootfs and pivots into it. */
 static int setup_mounts(const launcher_opts *o, const char **stage)
 {
@@ -489,7 +471,7 @@ static int ns_init(const launcher_opts *o, char **envp)
         status_error("hostname", errno);
         return 1;
     }
-    if (o->no_net && !o->netns && loopback_up() != 0) {
+    if (o->no_net && !o->netns && net_loopback_up() != 0) {
         status_error("loopback", errno);
         return 1;
     }
@@ -561,7 +543,7 @@ static int hold_net(void)
         status_error("unshare-net", errno);
         return 1;
     }
-    if (loopback_up() != 0) {
+    if (net_loopback_up() != 0) {
         status_error("loopback", errno);
         return 1;
     }

@@ -4,12 +4,16 @@
  * reaches its own; the host's loopback is reached neither through a
  * preview nor from inside a sandbox; the processes of one sandbox share
  * theirs (a server in a session answers a later command); a networkBlockAll
- * sandbox still serves previews (its errors never echo the query, which may
- * hold the token; host-mode names match case-insensitively, as a suffix
- * only); a server that process/execute leaves
- * running lives on until the stop; the namespace holders end with the
- * sandbox and with the emulator, also when it is SIGKILLed; and
- * --sandbox-network host / --isolation process keep the host's network.
+ * sandbox still serves previews; a server that process/execute leaves
+ * running lives on until the stop; execute, sessions and code-run of one
+ * sandbox see one namespace; the namespace holders end with the sandbox and
+ * with the emulator (SIGTERM or SIGKILL), leave no mount behind, and come
+ * back for the sandboxes of a restarted emulator; --sandbox-network host /
+ * --isolation process keep the host's network, and where the host cannot
+ * make a network namespace (a user namespace with max_net_namespaces = 0)
+ * /_emulator/info says so.  Preview errors never echo the query (it may
+ * hold the token) and host-mode names match case-insensitively, as a
+ * suffix only.
  *
  * Skipped (with a message) where the host cannot make namespaces.
  */
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,14 +42,22 @@
 static emu_proc E;
 static int g_up, g_isolated;
 
-/* The executor's "network" from /_emulator/info into out. */
-static void info_network(const emu_proc *e, char *out, size_t n)
+/* A string field of the executor's part of /_emulator/info into out ("" if
+ * absent, "null" if null). */
+static void info_executor(const emu_proc *e, const char *key, char *out, size_t n)
 {
     http_resp r = http_do(e, "GET", "/_emulator/info", TOKEN, NULL, NULL, 0);
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(r.json, "executor");
-    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ex, "network"));
-    snprintf(out, n, "%s", v ? v : "");
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(ex, key);
+    const char *v = cJSON_GetStringValue(it);
+    snprintf(out, n, "%s", v ? v : cJSON_IsNull(it) ? "null" : "");
     http_resp_free(&r);
+}
+
+/* The executor's "network" from /_emulator/info into out. */
+static void info_network(const emu_proc *e, char *out, size_t n)
+{
+    info_executor(e, "network", out, n);
 }
 
 static int suite_init(void)
@@ -147,9 +160,9 @@ static http_resp preview_get(const emu_proc *e, const char *id, int port,
 }
 
 /* The preview of id:port/index.html answers 200 with body (waited for). */
-static void expect_page(const char *id, int port, const char *body)
+static void expect_page(const emu_proc *e, const char *id, int port, const char *body)
 {
-    http_resp r = preview_get(&E, id, port, "/index.html", 1);
+    http_resp r = preview_get(e, id, port, "/index.html", 1);
     CU_ASSERT_EQUAL(r.status, 200);
     CU_ASSERT_STRING_EQUAL(r.body, body);
     http_resp_free(&r);
@@ -194,11 +207,6 @@ static int holders_of(pid_t emu, pid_t *out, int max)
     return n;
 }
 
-static int alive(pid_t p)
-{
-    return kill(p, 0) == 0;
-}
-
 /* A listener on the host's 127.0.0.1 (an ephemeral port); *port set. */
 static int host_listener(int *port)
 {
@@ -218,6 +226,76 @@ static int host_listener(int *port)
     return s;
 }
 
+/* POSTs doc (deleted here) and returns a copy of the string field `key` of
+ * the answer ("" when absent; caller frees); the status must be want. */
+static char *post_take(const emu_proc *e, const char *path, cJSON *doc,
+                       long want, const char *key)
+{
+    http_resp r = post_json(e, path, doc);
+    CU_ASSERT_EQUAL(r.status, want);
+    const char *v = resp_str(&r, key);
+    char *copy = strdup(v ? v : "");
+    http_resp_free(&r);
+    return copy;
+}
+
+/* Runs cmd synchronously in a new session sid of sandbox id; its stdout
+ * (caller frees). */
+static char *session_run(const emu_proc *e, const char *id, const char *sid,
+                         const char *cmd)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/toolbox/%s/process/session", id);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "sessionId", sid);
+    free(post_take(e, path, d, 201, "sessionId"));   /* no body: "" */
+    snprintf(path, sizeof path, "/toolbox/%s/process/session/%s/exec", id, sid);
+    d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "command", cmd);
+    return post_take(e, path, d, 200, "stdout");
+}
+
+/* process/code-run of python code; its result (caller frees). */
+static char *code_run(const emu_proc *e, const char *id, const char *code)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/toolbox/%s/process/code-run", id);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "code", code);
+    cJSON_AddStringToObject(d, "language", "python");
+    return post_take(e, path, d, 200, "result");
+}
+
+/* How many of the n pids are still alive after waiting up to 5 s for them
+ * to end. */
+static int left_alive(const pid_t *pids, int n)
+{
+    int left = n;
+    for (int t = 0; t < 100 && left; t++) {
+        left = 0;
+        for (int i = 0; i < n; i++)
+            left += kill(pids[i], 0) == 0;
+        if (left)
+            tn_sleep_ms(50);
+    }
+    return left;
+}
+
+/* The nsfs mounts (bound namespace files, as `ip netns add` makes) in the
+ * host's mount table: the holders keep their namespace alive by living,
+ * never by a mount that could outlive them. */
+static int nsfs_mounts(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, " - nsfs ") != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
 /* ---------- tests ---------- */
 
 static void test_same_port_two_sandboxes(void)
@@ -231,8 +309,8 @@ static void test_same_port_two_sandboxes(void)
     create(&E, 0, b, sizeof b);
     serve(&E, a, PORT, "a");
     serve(&E, b, PORT, "b");
-    expect_page(a, PORT, "hello-a\n");
-    expect_page(b, PORT, "hello-b\n");
+    expect_page(&E, a, PORT, "hello-a\n");
+    expect_page(&E, b, PORT, "hello-b\n");
     /* Inside a sandbox, 127.0.0.1:PORT is that sandbox's own server. */
     int code = -1;
     char *out = execute(&E, b, "python3 -c \"import urllib.request as u; "
@@ -289,7 +367,7 @@ static void test_block_all_preview(void)
     char id[64];
     create(&E, 1, id, sizeof id);
     serve(&E, id, PORT, "blocked");
-    expect_page(id, PORT, "hello-blocked\n");
+    expect_page(&E, id, PORT, "hello-blocked\n");
     http_resp r;
     /* Host-mode preview: host names are case-insensitive. */
     char host[200], up[64];
@@ -333,6 +411,37 @@ static void test_block_all_preview(void)
     free(out);
 }
 
+
+/* Every way in (execute, a session, code-run) joins the same network
+ * namespace of the sandbox; another sandbox and the host have others. */
+static void test_one_network_per_sandbox(void)
+{
+    if (!g_isolated)
+        return;
+    char a[64], b[64], host[80] = "";
+    create(&E, 0, a, sizeof a);
+    create(&E, 1, b, sizeof b);
+    ssize_t l = readlink("/proc/self/ns/net", host, sizeof host - 2);
+    CU_ASSERT_FATAL(l > 0);
+    memcpy(host + l, "\n", 2);
+    int code = -1;
+    char *ex_a = execute(&E, a, "readlink /proc/self/ns/net", &code);
+    char *se_a = session_run(&E, a, "ns", "readlink /proc/self/ns/net");
+    char *cr_a = code_run(&E, a, "import os\nprint(os.readlink('/proc/self/ns/net'))");
+    char *ex_b = execute(&E, b, "readlink /proc/self/ns/net", &code);
+    CU_ASSERT_NSTRING_EQUAL(ex_a, "net:[", 5);
+    CU_ASSERT_STRING_EQUAL(se_a, ex_a);
+    CU_ASSERT_STRING_EQUAL(cr_a, ex_a);
+    CU_ASSERT_NSTRING_EQUAL(ex_b, "net:[", 5);
+    CU_ASSERT_STRING_NOT_EQUAL(ex_b, ex_a);
+    CU_ASSERT_STRING_NOT_EQUAL(ex_a, host);
+    CU_ASSERT_STRING_NOT_EQUAL(ex_b, host);
+    free(ex_a);
+    free(se_a);
+    free(cr_a);
+    free(ex_b);
+}
+
 /* As on Daytona, what process/execute leaves running lives on (namespaced
  * levels): a server started with `&` serves previews and later commands;
  * execute returns once the shell ended and the output closed. */
@@ -353,7 +462,7 @@ static void test_execute_leaves_server(void)
     CU_ASSERT_EQUAL(code, 0);
     CU_ASSERT_STRING_EQUAL(out, "started\n");
     free(out);
-    expect_page(id, 18124, "hello-bg\n");
+    expect_page(&E, id, 18124, "hello-bg\n");
     /* Output written after the shell ended but before the pipe closed is
      * part of the result. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -389,7 +498,7 @@ static void test_holders_end_with_sandbox(void)
     pid_t before[64], after[64];
     int n0 = holders_of(E.pid, before, 64);
     serve(&E, id, PORT, "s");
-    expect_page(id, PORT, "hello-s\n");
+    expect_page(&E, id, PORT, "hello-s\n");
     http_resp r;
     CU_ASSERT_EQUAL(holders_of(E.pid, after, 64), n0 + 1);
     snprintf(path, sizeof path, "/api/sandbox/%s/stop", id);
@@ -416,9 +525,48 @@ static void test_holders_end_with_sandbox(void)
     CU_ASSERT_EQUAL(holders_of(E.pid, after, 64), n0);
 }
 
+
+/* A SIGTERMed emulator ends its holders and leaves no mount; after a
+ * restart on the same data, a persisted sandbox gets a fresh namespace at
+ * its first command (nothing listens before) and serves previews again. */
+static void test_holders_and_restart(void)
+{
+    if (!g_isolated)
+        return;
+    int mounts0 = nsfs_mounts();
+    emu_proc e, e2;
+    CU_ASSERT_FATAL(emu_start(&e, NULL, NULL) == 0);
+    char dir[512], id[64];
+    snprintf(dir, sizeof dir, "%s", e.data_dir);
+    create(&e, 0, id, sizeof id);
+    serve(&e, id, PORT, "r1");
+    expect_page(&e, id, PORT, "hello-r1\n");
+    pid_t h[8];
+    int n = holders_of(e.pid, h, 8);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(emu_stop_keep(&e), 0);
+    CU_ASSERT_EQUAL(left_alive(h, n), 0);
+    CU_ASSERT_EQUAL(nsfs_mounts(), mounts0);
+
+    CU_ASSERT_FATAL(emu_start(&e2, dir, NULL) == 0);
+    e2.owns_dir = 1;     /* made by the harness for e: removed at the end */
+    http_resp r = preview_get(&e2, id, PORT, "/", 0);
+    CU_ASSERT_EQUAL(r.status, 502);
+    http_resp_free(&r);
+    CU_ASSERT_EQUAL(holders_of(e2.pid, h, 8), 0);
+    serve(&e2, id, PORT, "r2");
+    expect_page(&e2, id, PORT, "hello-r2\n");
+    n = holders_of(e2.pid, h, 8);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(emu_stop(&e2), 0);
+    CU_ASSERT_EQUAL(left_alive(h, n), 0);
+    CU_ASSERT_EQUAL(nsfs_mounts(), mounts0);
+}
+
 /* SIGKILL of the emulator: its supervisor dies, and every holder with it. */
 static void test_holders_end_with_emulator(void)
 {
+    int mounts0 = nsfs_mounts();
     emu_proc e;
     if (emu_start(&e, ":memory:", NULL) != 0) {
         CU_FAIL("second emulator did not start");
@@ -440,20 +588,14 @@ static void test_holders_end_with_emulator(void)
     int n = holders_of(e.pid, h, 16);
     CU_ASSERT_EQUAL(n, 2);
     emu_kill9(&e);
-    int left = n;
-    for (int t = 0; t < 100 && left; t++) {
-        left = 0;
-        for (int i = 0; i < n; i++)
-            left += alive(h[i]);
-        if (left)
-            tn_sleep_ms(50);
-    }
-    CU_ASSERT_EQUAL(left, 0);
+    CU_ASSERT_EQUAL(left_alive(h, n), 0);
+    CU_ASSERT_EQUAL(nsfs_mounts(), mounts0);
     emu_cleanup_dir(&e);
 }
 
 /* --sandbox-network host and --isolation process keep the host's network;
- * a bad mode is refused at start-up. */
+ * auto is the default; per-sandbox where it cannot be had and a bad mode
+ * are refused at start-up. */
 static void test_host_network_modes(void)
 {
     const char *const host_args[] = {"--sandbox-network", "host", NULL};
@@ -462,9 +604,11 @@ static void test_host_network_modes(void)
     for (int i = 0; i < 2; i++) {
         emu_proc e;
         CU_ASSERT_EQUAL_FATAL(emu_start(&e, ":memory:", modes[i]), 0);
-        char net[32];
+        char net[32], note[32];
         info_network(&e, net, sizeof net);
         CU_ASSERT_STRING_EQUAL(net, "host");
+        info_executor(&e, "networkNote", note, sizeof note);
+        CU_ASSERT_STRING_EQUAL(note, "null");      /* asked for, not a fallback */
         char id[64];
         create(&e, 0, id, sizeof id);
         int code = -1;
@@ -473,9 +617,67 @@ static void test_host_network_modes(void)
         CU_ASSERT_EQUAL(holders_of(e.pid, h, 4), 0);
         CU_ASSERT_EQUAL(emu_stop(&e), 0);
     }
+    if (g_isolated) {
+        const char *const auto_args[] = {"--sandbox-network", "auto", NULL};
+        emu_proc e;
+        CU_ASSERT_EQUAL_FATAL(emu_start(&e, ":memory:", auto_args), 0);
+        char net[32];
+        info_network(&e, net, sizeof net);
+        CU_ASSERT_STRING_EQUAL(net, "per-sandbox");
+        CU_ASSERT_EQUAL(emu_stop(&e), 0);
+    }
     const char *const bad[] = {"--sandbox-network", "bridge", NULL};
+    const char *const strict_proc[] = {"--sandbox-network", "per-sandbox",
+                                       "--isolation", "process", NULL};
     emu_proc e;
     CU_ASSERT_NOT_EQUAL(emu_start(&e, ":memory:", bad), 0);
+    CU_ASSERT_NOT_EQUAL(emu_start(&e, ":memory:", strict_proc), 0);
+}
+
+/* Where the host cannot make a network namespace but the other namespaces
+ * work - here a user namespace whose max_net_namespaces is 0 - sandboxes
+ * fall back to the host's network and /_emulator/info says why;
+ * --sandbox-network per-sandbox is refused there. */
+static void test_fallback_without_netns(void)
+{
+    if (!g_isolated)
+        return;
+    if (system("unshare --user --map-root-user sh -c "
+               "'echo 0 > /proc/sys/user/max_net_namespaces' >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "\n  no unshare(1) into a user namespace here: "
+                "fallback check skipped\n");
+        return;
+    }
+    const char *real = getenv("EMU_BIN");
+    char dir[] = "/tmp/netns-wrap-XXXXXX", wrap[64], saved[1024];
+    CU_ASSERT_FATAL(real != NULL && mkdtemp(dir) != NULL);
+    snprintf(saved, sizeof saved, "%s", real);
+    snprintf(wrap, sizeof wrap, "%s/emu", dir);
+    FILE *f = fopen(wrap, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    /* exec all the way: the harness's pid stays the emulator's. */
+    fprintf(f, "#!/bin/sh\nexec unshare --user --map-root-user sh -c "
+            "'echo 0 > /proc/sys/user/max_net_namespaces && exec \"$0\" \"$@\"' "
+            "'%s' \"$@\"\n", saved);
+    fclose(f);
+    chmod(wrap, 0755);
+    setenv("EMU_BIN", wrap, 1);
+    emu_proc e;
+    int up = emu_start(&e, ":memory:", NULL) == 0;
+    CU_ASSERT(up);
+    if (up) {
+        char net[32], note[256];
+        info_network(&e, net, sizeof net);
+        info_executor(&e, "networkNote", note, sizeof note);
+        CU_ASSERT_STRING_EQUAL(net, "host");
+        CU_ASSERT_PTR_NOT_NULL(strstr(note, "network namespace"));
+        CU_ASSERT_EQUAL(emu_stop(&e), 0);
+    }
+    const char *const strict[] = {"--sandbox-network", "per-sandbox", NULL};
+    CU_ASSERT_NOT_EQUAL(emu_start(&e, ":memory:", strict), 0);
+    setenv("EMU_BIN", saved, 1);
+    unlink(wrap);
+    rmdir(dir);
 }
 
 int main(void)
@@ -488,10 +690,15 @@ int main(void)
         CU_add_test(s, "two sandboxes serve one port", test_same_port_two_sandboxes);
         CU_add_test(s, "host loopback unreachable", test_host_loopback_unreachable);
         CU_add_test(s, "networkBlockAll previews", test_block_all_preview);
+        CU_add_test(s, "one network per sandbox, every way in", test_one_network_per_sandbox);
         CU_add_test(s, "a server started by execute outlives it", test_execute_leaves_server);
         CU_add_test(s, "holders end with the sandbox", test_holders_end_with_sandbox);
+        CU_add_test(s, "holders end with a SIGTERMed emulator, back after restart",
+                    test_holders_and_restart);
         CU_add_test(s, "holders end with a SIGKILLed emulator", test_holders_end_with_emulator);
         CU_add_test(s, "host network modes", test_host_network_modes);
+        CU_add_test(s, "fallback where no network namespace can be made",
+                    test_fallback_without_netns);
     }
     int rc = cu_run_and_cleanup();
     curl_global_cleanup();
