@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 
 #include "emu_harness.h"
+#include "test_net.h"
 
 /* Enough for the longest test; exceeding it is a test bug (reported). */
 #define API_POOL_MAX 2048
@@ -180,6 +181,63 @@ static inline int api_suite_stop(void)
     if (st != 0)
         fprintf(stderr, "api_util: emulator exit status %d (expected 0)\n", st);
     return st == 0 ? 0 : -1;
+}
+
+/*
+ * Creates a sandbox called `name` with API key `key` on the suite's
+ * emulator and copies its id into out.  0 when it was created and is
+ * "started"; -1 otherwise (the answer goes to stderr).  Not pooled.
+ */
+static inline int api_new_sandbox(const char *key, const char *name, char *out, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *body = cJSON_AddStringToObject(o, "name", name) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    http_resp c = http_do(&api.emu, "POST", "/api/sandbox", key, NULL, body ? body : "{}", -1);
+    cJSON_free(body);
+    const char *id = resp_str(&c, "id"), *st = resp_str(&c, "state");
+    int ok = c.status == 200 && id && st && strcmp(st, "started") == 0;
+    if (ok)
+        snprintf(out, n, "%s", id);
+    else
+        fprintf(stderr, "create sandbox: %ld %s\n", c.status, c.body);
+    http_resp_free(&c);
+    return ok ? 0 : -1;
+}
+
+/* A sandbox's state as GET /api/sandbox/<id> with key says ("" when it
+ * does not say).  Pooled. */
+static inline const char *api_sandbox_state(const char *id, const char *key)
+{
+    http_resp *r = api_req("GET", api_fmt("/api/sandbox/%s", id), key, NULL, NULL, 0);
+    const char *s = resp_str(r, "state");
+    return s ? s : "";
+}
+
+/* Polls every 100 ms until the sandbox is in state want: 0, or -1 once
+ * timeout_ms has passed. */
+static inline int api_wait_state(const char *id, const char *want, const char *key,
+                                 int timeout_ms)
+{
+    int64_t end = tn_mono_ms() + timeout_ms;
+    while (strcmp(api_sandbox_state(id, key), want) != 0) {
+        if (tn_mono_ms() >= end)
+            return -1;
+        tn_sleep_ms(100);
+    }
+    return 0;
+}
+
+/* tn_count_procs / tn_wait_procs below the suite's emulator. */
+static inline int api_count_procs(const char *argv0, const char *argv1)
+{
+    return tn_count_procs((long)api.emu.pid, argv0, argv1);
+}
+
+static inline int api_wait_procs(const char *argv0, const char *argv1, int want,
+                                 int timeout_ms)
+{
+    return tn_wait_procs((long)api.emu.pid, argv0, argv1, want, timeout_ms);
 }
 
 /* ---------- small utilities ---------- */

@@ -535,18 +535,7 @@ static int suite_init(void)
     static const char *const args[] = {"--api-key", K, NULL};
     if (api_suite_start(args) != 0)
         return -1;
-    char body[128];
-    snprintf(body, sizeof body, "{\"name\":\"files-%d\"}", (int)getpid());
-    http_resp c = http_do(&api.emu, "POST", "/api/sandbox", K, NULL, body, -1);
-    const char *id = resp_str(&c, "id");
-    const char *state = resp_str(&c, "state");
-    int ok = c.status == 200 && id && state && strcmp(state, "started") == 0;
-    if (ok)
-        snprintf(SB, sizeof SB, "%s", id);
-    else
-        fprintf(stderr, "create sandbox: %ld %s\n", c.status, c.body);
-    http_resp_free(&c);
-    if (!ok)
+    if (api_new_sandbox(K, api_fmt("files-%d", (int)getpid()), SB, sizeof SB) != 0)
         return -1;
     snprintf(SB_UID, sizeof SB_UID, "%s", exec_line("id -u"));
     snprintf(SB_GID, sizeof SB_GID, "%s", exec_line("id -g"));

@@ -1122,24 +1122,6 @@ static void test_default_first_use_race(void)
 
 /* ---------- stop / start ---------- */
 
-static const char *state_of(const char *id)
-{
-    http_resp *r = GET(api_fmt("/api/sandbox/%s", id), K);
-    const char *s = resp_str(r, "state");
-    return s ? s : "";
-}
-
-static int wait_state(const char *id, const char *want, int timeout_ms)
-{
-    int64_t end = tn_mono_ms() + timeout_ms;
-    while (strcmp(state_of(id), want) != 0) {
-        if (tn_mono_ms() >= end)
-            return -1;
-        tn_sleep_ms(100);
-    }
-    return 0;
-}
-
 static void test_stop_ends_contexts(void)
 {
     const char *c1 = new_ctx(SC, "{}"), *c2 = new_ctx(SC, "{\"cwd\":\"/tmp\"}");
@@ -1154,7 +1136,7 @@ static void test_stop_ends_contexts(void)
     CU_ASSERT(x_send(&run_c, req("import time\ntime.sleep(120)", c2, NULL, NULL)) == 0);
     tn_sleep_ms(500);
     expect_status(POST(api_fmt("/api/sandbox/%s/stop", SC), K, NULL), 200);
-    CU_ASSERT_EQUAL(wait_state(SC, "stopped", 30000), 0);
+    CU_ASSERT_EQUAL(api_wait_state(SC, "stopped", K, 30000), 0);
     xres *x = xres_new();
     CU_ASSERT_FATAL(x != NULL);
     x_read(&run_c, x, 10000);
@@ -1164,7 +1146,7 @@ static void test_stop_ends_contexts(void)
     if (x->timed_out)
         dump(x, __FILE__, __LINE__);
     expect_status(POST(api_fmt("/api/sandbox/%s/start", SC), K, NULL), 200);
-    CU_ASSERT_EQUAL(wait_state(SC, "started", 30000), 0);
+    CU_ASSERT_EQUAL(api_wait_state(SC, "started", K, 30000), 0);
     l = list_ctx(SC);
     CU_ASSERT_EQUAL(cJSON_GetArraySize(l), 0);
     closed_with(run(SC, c1, "print(keep)"), 1008, api_fmt("context not found: %s", c1));
@@ -1179,16 +1161,7 @@ static void test_stop_ends_contexts(void)
 
 static int new_sandbox(const char *name, char *out, size_t n)
 {
-    http_resp c = http_do(&api.emu, "POST", "/api/sandbox", K, NULL,
-                          api_fmt("{\"name\":\"%s-%d\"}", name, (int)getpid()), -1);
-    const char *id = resp_str(&c, "id"), *st = resp_str(&c, "state");
-    int ok = c.status == 200 && id && st && strcmp(st, "started") == 0;
-    if (ok)
-        snprintf(out, n, "%s", id);
-    else
-        fprintf(stderr, "create sandbox: %ld %s\n", c.status, c.body);
-    http_resp_free(&c);
-    return ok ? 0 : -1;
+    return api_new_sandbox(K, api_fmt("%s-%d", name, (int)getpid()), out, n);
 }
 
 static int suite_init(void)

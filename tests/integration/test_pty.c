@@ -24,7 +24,6 @@
  * Processes are looked for in the host's /proc among the descendants of
  * this run's emulator.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <arpa/inet.h>
@@ -336,53 +335,6 @@ static void info_at(const cJSON *o, const char *id, const char *cwd, int cols,
 #define assert_info(o, id, cwd, c, r) info_at((o), (id), (cwd), (c), (r), __FILE__, __LINE__)
 
 /* ---------- /proc: processes under an emulator ---------- */
-
-/* Live processes whose argv is exactly argv0 argv1, descending from the
- * suite's emulator. */
-static int count_procs(const char *argv0, const char *argv1)
-{
-    DIR *d = opendir("/proc");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        long pid = atol(de->d_name);
-        char p[64], cl[256];
-        snprintf(p, sizeof p, "/proc/%ld/cmdline", pid);
-        FILE *f = fopen(p, "r");
-        if (!f)
-            continue;
-        size_t len = fread(cl, 1, sizeof cl - 1, f);
-        fclose(f);
-        cl[len] = '\0';
-        size_t l0 = strlen(argv0);
-        if (len != l0 + strlen(argv1) + 2 || strcmp(cl, argv0) != 0 ||
-            strcmp(cl + l0 + 1, argv1) != 0)
-            continue;
-        long cur = pid;
-        for (int hops = 0; cur > 1 && hops < 64; hops++) {
-            cur = tn_ppid(cur);
-            if (cur == (long)api.emu.pid) {
-                n++;
-                break;
-            }
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-static int wait_procs(const char *a0, const char *a1, int want, int timeout_ms)
-{
-    int64_t end = tn_mono_ms() + timeout_ms;
-    int n;
-    while ((n = count_procs(a0, a1)) != want && tn_mono_ms() < end)
-        tn_sleep_ms(50);
-    return n;
-}
 
 /* Open descriptors of a process (-1 if unreadable). */
 static int count_fds(pid_t pid)
@@ -1288,7 +1240,7 @@ static void test_delete_attached(void)
     if (ok) {
         type_line(&a, "sleep 4244 & echo \"BG-$((4240+4))\"\n");
         expect_out(&a, &ra, "BG-4244", 10000);
-        CU_ASSERT_EQUAL(wait_procs("sleep", "4244", 1, 5000), 1);
+        CU_ASSERT_EQUAL(api_wait_procs("sleep", "4244", 1, 5000), 1);
         int64_t t0 = tn_mono_ms();
         http_resp *d = req_t("DELETE", pp(SA, "/%s", id), NULL, 15000);
         expect_status(d, 200);
@@ -1298,7 +1250,7 @@ static void test_delete_attached(void)
         expect_end(&b, &rb, 10000);
         expect_close(&ra, 1011, "{\"exitCode\":137,\"exitReason\":\"SIGKILL\"}");
         expect_close(&rb, 1011, "{\"exitCode\":137,\"exitReason\":\"SIGKILL\"}");
-        CU_ASSERT_EQUAL(wait_procs("sleep", "4244", 0, 5000), 0);
+        CU_ASSERT_EQUAL(api_wait_procs("sleep", "4244", 0, 5000), 0);
         pty_err(GET(pp(SA, "/%s", id), K), 404, "PTY session not found");
         CU_ASSERT(!listed(SA, id));
     }
@@ -1376,31 +1328,7 @@ static void test_two_sandboxes(void)
 
 static int new_sandbox(const char *name, char *out, size_t n)
 {
-    http_resp c = http_do(&api.emu, "POST", "/api/sandbox", K, NULL,
-                          api_fmt("{\"name\":\"%s-%d-%u\"}", name, (int)getpid(), ++api.seq), -1);
-    const char *id = resp_str(&c, "id"), *st = resp_str(&c, "state");
-    int ok = c.status == 200 && id && st && strcmp(st, "started") == 0;
-    if (ok)
-        snprintf(out, n, "%s", id);
-    else
-        fprintf(stderr, "create sandbox: %ld %s\n", c.status, c.body);
-    http_resp_free(&c);
-    return ok ? 0 : -1;
-}
-
-/* Waits for a sandbox state; 1 when reached. */
-static int wait_state(const char *sb, const char *want, int ms)
-{
-    int64_t end = tn_mono_ms() + ms;
-    for (;;) {
-        http_resp *g = GET(api_fmt("/api/sandbox/%s", sb), K);
-        const char *st = resp_str(g, "state");
-        if (st && strcmp(st, want) == 0)
-            return 1;
-        if (tn_mono_ms() >= end)
-            return 0;
-        tn_sleep_ms(100);
-    }
+    return api_new_sandbox(K, api_uniq(name), out, n);
 }
 
 static void test_stop_ends_ptys(void)
@@ -1413,13 +1341,13 @@ static void test_stop_ends_ptys(void)
     if (open_pty(&w, &r, pp(sc, "/create-connect?id=%s", id), EXIT_CTL) == 0) {
         type_line(&w, "sleep 4245 & echo \"ST-$((4240+5))\"\n");
         expect_out(&w, &r, "ST-4245", 10000);
-        CU_ASSERT_EQUAL(wait_procs("sleep", "4245", 1, 5000), 1);
+        CU_ASSERT_EQUAL(api_wait_procs("sleep", "4245", 1, 5000), 1);
         expect_status(req_t("POST", api_fmt("/api/sandbox/%s/stop", sc), NULL, 30000), 200);
         expect_end(&w, &r, 15000);
-        CU_ASSERT_EQUAL(wait_procs("sleep", "4245", 0, 5000), 0);
-        CU_ASSERT(wait_state(sc, "stopped", 15000));
+        CU_ASSERT_EQUAL(api_wait_procs("sleep", "4245", 0, 5000), 0);
+        CU_ASSERT(api_wait_state(sc, "stopped", K, 15000) == 0);
         expect_status(req_t("POST", api_fmt("/api/sandbox/%s/start", sc), NULL, 30000), 200);
-        CU_ASSERT(wait_state(sc, "started", 15000));
+        CU_ASSERT(api_wait_state(sc, "started", K, 15000) == 0);
         CU_ASSERT(!listed(sc, id));
         pty_err(GET(pp(sc, "/%s", id), K), 404, "PTY session not found");
     }

@@ -18,8 +18,6 @@
  * descendants of this run's emulator (other emulators on the host may run
  * the same commands).
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -315,55 +313,6 @@ static const cJSON *find_session(const cJSON *arr, const char *sid)
 
 /* ---------- /proc: processes under this run's emulator ---------- */
 
-/* How many live (non-zombie) processes whose argv is exactly argv0 argv1
- * descend from the emulator. */
-static int count_procs(const char *argv0, const char *argv1)
-{
-    DIR *d = opendir("/proc");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        long pid = atol(de->d_name);
-        char p[64], cl[256];
-        snprintf(p, sizeof p, "/proc/%ld/cmdline", pid);
-        FILE *f = fopen(p, "r");
-        if (!f)
-            continue;
-        size_t len = fread(cl, 1, sizeof cl - 1, f);
-        fclose(f);
-        cl[len] = '\0';
-        size_t l0 = strlen(argv0);
-        if (len != l0 + strlen(argv1) + 2 || strcmp(cl, argv0) != 0 ||
-            strcmp(cl + l0 + 1, argv1) != 0)
-            continue;
-        /* zombies have an empty cmdline, so this one is alive; ancestry: */
-        long cur = pid;
-        for (int hops = 0; cur > 1 && hops < 64; hops++) {
-            cur = tn_ppid(cur);
-            if (cur == (long)api.emu.pid) {
-                n++;
-                break;
-            }
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-/* Waits up to timeout_ms for count_procs to reach want; returns the count. */
-static int wait_procs(const char *a0, const char *a1, int want, int timeout_ms)
-{
-    int64_t end = tn_mono_ms() + timeout_ms;
-    int n;
-    while ((n = count_procs(a0, a1)) != want && tn_mono_ms() < end)
-        tn_sleep_ms(50);
-    return n;
-}
-
 /* ---------- WebSocket follow ---------- */
 
 /* GET <path> as a WebSocket upgrade with the bearer token (see wsc_connect). */
@@ -440,20 +389,6 @@ static void follow_read(ws_conn *c, follow_res *fr, int timeout_ms, const char *
 }
 
 /* ================= sandboxes ================= */
-
-static int new_sandbox_named(const char *name, char *out, size_t n)
-{
-    http_resp c = http_do(&api.emu, "POST", "/api/sandbox", K, NULL,
-                          api_fmt("{\"name\":\"%s\"}", name), -1);
-    const char *id = resp_str(&c, "id"), *st = resp_str(&c, "state");
-    int ok = c.status == 200 && id && st && strcmp(st, "started") == 0;
-    if (ok)
-        snprintf(out, n, "%s", id);
-    else
-        fprintf(stderr, "create sandbox: %ld %s\n", c.status, c.body);
-    http_resp_free(&c);
-    return ok ? 0 : -1;
-}
 
 /* ================= tests ================= */
 
@@ -1049,14 +984,14 @@ static void test_delete(void)
     const char *bystander = api_uniq("del");
     create(SA, sid);
     create(SA, bystander);
-    CU_ASSERT_EQUAL(count_procs("sleep", "7331"), 0);
+    CU_ASSERT_EQUAL(api_count_procs("sleep", "7331"), 0);
     start(SA, bystander, "sleep 7332");
     /* a process that left the session's process group is a descendant too */
     run(SA, sid, "setsid sleep 7333 > /dev/null 2>&1 < /dev/null &");
     const char *cid = start(SA, sid, "sleep 7331");
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7331", 1, 5000), 1);
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7332", 1, 5000), 1);
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7333", 1, 5000), 1);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7331", 1, 5000), 1);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7332", 1, 5000), 1);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7333", 1, 5000), 1);
     /* a follower of the running command */
     char head[2048];
     ws_conn *c = ws_open(follow_path(SA, sid, cid), head, sizeof head);
@@ -1064,16 +999,16 @@ static void test_delete(void)
     http_resp *r = DEL(sp(SA, "/%s", sid), K);
     expect_status(r, 204);
     CU_ASSERT_EQUAL(r->body_len, 0);
-    int left = wait_procs("sleep", "7331", 0, 1000);
+    int left = api_wait_procs("sleep", "7331", 0, 1000);
     api_check_txt(left == 0, __FILE__, __LINE__,
                   "`sleep 7331` is gone from /proc after DELETE (%d left)", left);
-    left = wait_procs("sleep", "7333", 0, 1000);
+    left = api_wait_procs("sleep", "7333", 0, 1000);
     api_check_txt(left == 0, __FILE__, __LINE__,
                   "the setsid'd `sleep 7333` is gone after DELETE (%d left)", left);
     /* another session's process is untouched */
-    CU_ASSERT_EQUAL(count_procs("sleep", "7332"), 1);
+    CU_ASSERT_EQUAL(api_count_procs("sleep", "7332"), 1);
     expect_status(DEL(sp(SA, "/%s", bystander), K), 204);
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7332", 0, 1000), 0);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7332", 0, 1000), 0);
     if (c) {
         follow_res fr;
         follow_read(c, &fr, 5000, SA, sid, NULL);
@@ -1100,33 +1035,15 @@ static void test_delete_pending_sync(void)
     bg_req b = {sp(SA, "/%s/exec", sid), exec_body("sleep 7331", 0, 0), {0}, 0};
     pthread_t th;
     CU_ASSERT_FATAL(pthread_create(&th, NULL, bg_post, &b) == 0);
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7331", 1, 5000), 1);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7331", 1, 5000), 1);
     int64_t t_del = tn_mono_ms();
     expect_status(DEL(sp(SA, "/%s", sid), K), 204);
     pthread_join(th, NULL);
     CU_ASSERT(b.done_ms - t_del < 8000);
     tb_err(&b.resp, 500, "failed to execute command: bad request: session cancelled", NULL);
     http_resp_free(&b.resp);
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7331", 0, 1000), 0);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7331", 0, 1000), 0);
     api_release();
-}
-
-static const char *state_of(const char *id)
-{
-    http_resp *r = GET(api_fmt("/api/sandbox/%s", id), K);
-    const char *s = resp_str(r, "state");
-    return s ? s : "";
-}
-
-static int wait_state(const char *id, const char *want, int timeout_ms)
-{
-    int64_t end = tn_mono_ms() + timeout_ms;
-    while (strcmp(state_of(id), want) != 0) {
-        if (tn_mono_ms() >= end)
-            return -1;
-        tn_sleep_ms(100);
-    }
-    return 0;
 }
 
 static void test_stop_ends_sessions(void)
@@ -1134,14 +1051,14 @@ static void test_stop_ends_sessions(void)
     const char *sid = api_uniq("stop");
     create(SC, sid);
     start(SC, sid, "sleep 7331");
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7331", 1, 5000), 1);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7331", 1, 5000), 1);
     expect_status(POST(api_fmt("/api/sandbox/%s/stop", SC), K, NULL), 200);
-    CU_ASSERT_EQUAL(wait_state(SC, "stopped", 30000), 0);
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7331", 0, 3000), 0);
+    CU_ASSERT_EQUAL(api_wait_state(SC, "stopped", K, 30000), 0);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7331", 0, 3000), 0);
     /* toolbox calls on a stopped sandbox fail */
     CU_ASSERT(GET(sp(SC, "/%s", sid), K)->status >= 400);
     expect_status(POST(api_fmt("/api/sandbox/%s/start", SC), K, NULL), 200);
-    CU_ASSERT_EQUAL(wait_state(SC, "started", 30000), 0);
+    CU_ASSERT_EQUAL(api_wait_state(SC, "started", K, 30000), 0);
     tb_err(GET(sp(SC, "/%s", sid), K), 404, "not found: session not found", "NOT_FOUND");
     http_resp *r = GET(sp(SC, "%s", ""), K);
     expect_status(r, 200);
@@ -1155,13 +1072,13 @@ static void test_stop_ends_sessions(void)
 static void test_sandbox_delete_ends_sessions(void)
 {
     char id[64];
-    CU_ASSERT_FATAL(new_sandbox_named(api_uniq("sess-d"), id, sizeof id) == 0);
+    CU_ASSERT_FATAL(api_new_sandbox(K, api_uniq("sess-d"), id, sizeof id) == 0);
     const char *sid = api_uniq("sbdel");
     create(id, sid);
     start(id, sid, "sleep 7331");
-    CU_ASSERT_EQUAL(wait_procs("sleep", "7331", 1, 5000), 1);
+    CU_ASSERT_EQUAL(api_wait_procs("sleep", "7331", 1, 5000), 1);
     expect_status(DEL(api_fmt("/api/sandbox/%s", id), K), 200);
-    int left = wait_procs("sleep", "7331", 0, 5000);
+    int left = api_wait_procs("sleep", "7331", 0, 5000);
     api_check_txt(left == 0, __FILE__, __LINE__,
                   "a deleted sandbox's session process is gone (%d left)", left);
     api_release();
@@ -1204,7 +1121,7 @@ static void test_two_sandboxes(void)
 
 static int new_sandbox(const char *name, char *out, size_t n)
 {
-    return new_sandbox_named(api_fmt("%s-%d", name, (int)getpid()), out, n);
+    return api_new_sandbox(K, api_fmt("%s-%d", name, (int)getpid()), out, n);
 }
 
 static int suite_init(void)

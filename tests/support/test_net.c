@@ -3,10 +3,13 @@
  */
 #include "test_net.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -71,6 +74,53 @@ long tn_ppid(long pid)
     if (!rp || sscanf(rp + 1, " %c %ld", &st, &pp) != 2)
         return -1;
     return pp;
+}
+
+int tn_count_procs(long root, const char *argv0, const char *argv1)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        long pid = atol(de->d_name);
+        char p[64], cl[256];
+        snprintf(p, sizeof p, "/proc/%ld/cmdline", pid);
+        FILE *f = fopen(p, "r");
+        if (!f)
+            continue;
+        size_t len = fread(cl, 1, sizeof cl - 1, f);
+        fclose(f);
+        cl[len] = '\0';
+        size_t l0 = strlen(argv0);
+        if (len != l0 + strlen(argv1) + 2 || strcmp(cl, argv0) != 0 ||
+            strcmp(cl + l0 + 1, argv1) != 0)
+            continue;
+        /* zombies have an empty cmdline, so this one is alive; ancestry: */
+        long cur = pid;
+        for (int hops = 0; cur > 1 && hops < 64; hops++) {
+            cur = tn_ppid(cur);
+            if (cur == root) {
+                n++;
+                break;
+            }
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+int tn_wait_procs(long root, const char *argv0, const char *argv1, int want,
+                  int timeout_ms)
+{
+    int64_t end = tn_mono_ms() + timeout_ms;
+    int n;
+    while ((n = tn_count_procs(root, argv0, argv1)) != want && tn_mono_ms() < end)
+        tn_sleep_ms(50);
+    return n;
 }
 
 void tn_sleep_ms(long ms)

@@ -16,6 +16,13 @@ int tn_connect(unsigned port, int timeout_s, int rcvbuf);
 int tn_send_all(int fd, const void *p, size_t n);
 /* The parent pid of pid from /proc, or -1. */
 long tn_ppid(long pid);
+/* How many live (non-zombie) processes whose argv is exactly argv0 argv1
+ * descend from process `root` (-1 when /proc cannot be read). */
+int tn_count_procs(long root, const char *argv0, const char *argv1);
+/* Polls tn_count_procs every 50 ms until it gives want or timeout_ms has
+ * passed; returns the last count. */
+int tn_wait_procs(long root, const char *argv0, const char *argv1, int want,
+                  int timeout_ms);
 /* Sleeps ms milliseconds (resumed after signals). */
 void tn_sleep_ms(long ms);
 /* The value of header `name` (case-insensitive) among CRLF-separated
