@@ -44,6 +44,7 @@
 #include "codec.h"
 #include "cu_run.h"
 #include "daytona/daytona.h"
+#include "client_harness.h"
 #include "emu_harness.h"
 #include "internal.h"
 
@@ -103,21 +104,6 @@ static const char *sh_ok_at(const char *cmd, unsigned line)
     return trimmed;
 }
 #define SH(cmd) sh_ok_at((cmd), __LINE__)
-
-static void check_err_at(dt_code rc, const dt_error *e, dt_code code,
-                         long status, const char *text, unsigned line)
-{
-    int ok = rc == code && e->code == code && e->status == status &&
-             strstr(e->message, text) != NULL;
-    if (!ok)
-        fprintf(stderr, "\n  line %u: got %d/%d status %ld \"%s\"; want %d "
-                "status %ld containing \"%s\"\n", line, rc, e->code, e->status,
-                e->message, code, status, text);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, "error as expected",
-                            __FILE__, "", CU_FALSE);
-}
-#define CHECK_ERR(rc, e, code, status, text) \
-    check_err_at((rc), &(e), (code), (status), (text), __LINE__)
 
 static void ok_at(dt_code rc, const dt_error *e, unsigned line)
 {
@@ -209,15 +195,9 @@ static char *pattern(size_t n, unsigned seed)
 static dt_client *mk_client(const char *key, size_t max_response)
 {
     dt_config cfg;
-    dt_config_init(&cfg);
-    cfg.api_url = g_api;
-    cfg.api_key = key;
+    ch_config(&cfg, g_api, key);
     cfg.max_response_bytes = max_response;
-    dt_client *c = NULL;
-    dt_error e;
-    if (dt_client_new(&cfg, &c, &e) != DT_OK)
-        fprintf(stderr, "client: %s\n", e.message);
-    return c;
+    return ch_client(&cfg);
 }
 
 /* A second handle on the same sandbox through another client. */
@@ -1153,12 +1133,9 @@ static void test_fake_bulk_download(void)
 
 static int suite_init(void)
 {
-    const char *args[] = {"--api-key", KEY, NULL};
     snprintf(g_local, sizeof g_local, "/tmp/dt-files-test-XXXXXX");
-    if (!mkdtemp(g_local) || dt_global_init() != DT_OK ||
-        emu_start(&g_emu, NULL, args) != 0)
+    if (!mkdtemp(g_local) || ch_start(&g_emu, g_api, sizeof g_api, KEY) != 0)
         return 1;
-    snprintf(g_api, sizeof g_api, "%s/api", g_emu.base);
     g_c = mk_client(KEY, 0);
     dt_error e;
     if (!g_c || dt_create(g_c, NULL, &g_sb, &e) != DT_OK) {
@@ -1177,8 +1154,7 @@ static int suite_cleanup(void)
         dt_sandbox_delete(g_sb, 0, NULL);
     dt_sandbox_free(g_sb);
     dt_client_free(g_c);
-    emu_stop(&g_emu);
-    dt_global_cleanup();
+    ch_stop(&g_emu);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_local);
     return system(cmd) == 0 ? 0 : 1;
 }

@@ -26,6 +26,7 @@
 #include "../../client/process_int.h"   /* dt__demux_*, dt__sandbox_from_json */
 #include "cu_run.h"
 #include "daytona/daytona.h"
+#include "client_harness.h"
 #include "emu_harness.h"
 #include "timeutil.h"
 
@@ -41,31 +42,9 @@ static dt_sandbox *g_sb;
 static dt_client *mk_client(const char *key)
 {
     dt_config cfg;
-    dt_config_init(&cfg);
-    cfg.api_url = g_api;
-    cfg.api_key = key;
-    dt_client *c = NULL;
-    dt_error e;
-    if (dt_client_new(&cfg, &c, &e) != DT_OK)
-        fprintf(stderr, "client: %s\n", e.message);
-    return c;
+    ch_config(&cfg, g_api, key);
+    return ch_client(&cfg);
 }
-
-static void check_err_at(dt_code rc, const dt_error *e, dt_code code,
-                         long status, const char *text, unsigned line)
-{
-    int ok = rc == code && e->code == code && e->status == status &&
-             strstr(e->message, text) != NULL;
-    if (!ok)
-        fprintf(stderr, "\n  line %u: got %d/%d status %ld \"%s\"; want %d "
-                "status %ld containing \"%s\"\n", line, rc, e->code, e->status,
-                e->message, code, status, text);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, "error as expected",
-                            __FILE__, "", CU_FALSE);
-}
-
-#define CHECK_ERR(rc, e, code, status, text) \
-    check_err_at((rc), &(e), (code), (status), (text), __LINE__)
 
 /* Runs a command that must succeed; returns its result (release it). */
 static dt_exec_result ex(const char *cmd, const dt_exec_opts *o)
@@ -939,10 +918,8 @@ static void test_pty_kill_and_exit0(void)
 
 static int suite_init(void)
 {
-    const char *args[] = {"--api-key", KEY, NULL};
-    if (dt_global_init() != DT_OK || emu_start(&g_emu, NULL, args) != 0)
+    if (ch_start(&g_emu, g_api, sizeof g_api, KEY) != 0)
         return 1;
-    snprintf(g_api, sizeof g_api, "%s/api", g_emu.base);
     g_c = mk_client(KEY);
     g_sb = g_c ? mk_sandbox() : NULL;
     return g_sb ? 0 : 1;
@@ -954,8 +931,7 @@ static int suite_cleanup(void)
         dt_sandbox_delete(g_sb, 10000, NULL);
     dt_sandbox_free(g_sb);
     dt_client_free(g_c);
-    emu_stop(&g_emu);
-    dt_global_cleanup();
+    ch_stop(&g_emu);
     return 0;
 }
 

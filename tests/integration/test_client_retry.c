@@ -23,6 +23,7 @@
 #include <CUnit/Basic.h>
 
 #include "cu_run.h"
+#include "client_harness.h"
 #include "emu_harness.h"
 #include "internal.h"
 #include "timeutil.h"
@@ -33,10 +34,8 @@ static char g_sandbox[64];
 
 static int suite_init(void)
 {
-    const char *args[] = {"--api-key", "k1", NULL};
-    if (dt_global_init() != DT_OK || emu_start(&g_emu, NULL, args) != 0)
+    if (ch_start(&g_emu, g_api, sizeof g_api, "k1") != 0)
         return 1;
-    snprintf(g_api, sizeof g_api, "%s/api", g_emu.base);
     http_resp r = http_do(&g_emu, "POST", "/api/sandbox", "k1", NULL, "{}", -1);
     int ok = r.status == 200 && resp_str(&r, "id");
     if (!ok)
@@ -49,8 +48,7 @@ static int suite_init(void)
 
 static int suite_cleanup(void)
 {
-    emu_stop(&g_emu);
-    dt_global_cleanup();
+    ch_stop(&g_emu);
     return 0;
 }
 
@@ -58,19 +56,13 @@ static int suite_cleanup(void)
 static dt_client *client(int attempts, long timeout_ms, long total_ms)
 {
     dt_config cfg;
-    dt_config_init(&cfg);
-    cfg.api_url = g_api;
-    cfg.api_key = "k1";
+    ch_config(&cfg, g_api, "k1");
     cfg.request_timeout_ms = timeout_ms;
     cfg.retry.max_attempts = attempts;
     cfg.retry.initial_backoff_ms = 20;
     cfg.retry.max_backoff_ms = 100;
     cfg.retry.total_ms = total_ms;
-    dt_client *c = NULL;
-    dt_error e;
-    if (dt_client_new(&cfg, &c, &e) != DT_OK)
-        fprintf(stderr, "client: %s\n", e.message);
-    return c;
+    return ch_client(&cfg);
 }
 
 static void add_fault(const char *json)

@@ -30,6 +30,7 @@
 
 #include "cu_run.h"
 #include "daytona/daytona.h"
+#include "client_harness.h"
 #include "emu_harness.h"
 #include "timeutil.h"
 
@@ -45,15 +46,9 @@ static unsigned g_seq;
 static dt_client *mk_client(const char *key, const char *target)
 {
     dt_config cfg;
-    dt_config_init(&cfg);
-    cfg.api_url = g_api;
-    cfg.api_key = key;
+    ch_config(&cfg, g_api, key);
     cfg.target = target;
-    dt_client *c = NULL;
-    dt_error e;
-    if (dt_client_new(&cfg, &c, &e) != DT_OK)
-        fprintf(stderr, "client: %s\n", e.message);
-    return c;
+    return ch_client(&cfg);
 }
 
 /* A label value unique to this program run and call. */
@@ -113,23 +108,6 @@ static void rm(dt_sandbox *sb)
         fprintf(stderr, "\n  delete %s: %s\n", dt_sandbox_id(sb), e.message);
     dt_sandbox_free(sb);
 }
-
-/* rc and err must say code and status, and the message contain text. */
-static void check_err_at(dt_code rc, const dt_error *e, dt_code code,
-                         long status, const char *text, unsigned line)
-{
-    int ok = rc == code && e->code == code && e->status == status &&
-             strstr(e->message, text) != NULL;
-    if (!ok)
-        fprintf(stderr, "\n  line %u: got %d/%d status %ld \"%s\"; want %d "
-                "status %ld containing \"%s\"\n", line, rc, e->code, e->status,
-                e->message, code, status, text);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, "error as expected",
-                            __FILE__, "", CU_FALSE);
-}
-
-#define CHECK_ERR(rc, e, code, status, text) \
-    check_err_at((rc), &(e), (code), (status), (text), __LINE__)
 
 static int json_has(const dt_sandbox *sb, const char *needle)
 {
@@ -1021,10 +999,8 @@ static void test_volumes(void)
 
 static int suite_init(void)
 {
-    const char *args[] = {"--api-key", KEY, NULL};
-    if (dt_global_init() != DT_OK || emu_start(&g_emu, NULL, args) != 0)
+    if (ch_start(&g_emu, g_api, sizeof g_api, KEY) != 0)
         return 1;
-    snprintf(g_api, sizeof g_api, "%s/api", g_emu.base);
     g_c = mk_client(KEY, NULL);
     return g_c ? 0 : 1;
 }
@@ -1032,8 +1008,7 @@ static int suite_init(void)
 static int suite_cleanup(void)
 {
     dt_client_free(g_c);
-    emu_stop(&g_emu);
-    dt_global_cleanup();
+    ch_stop(&g_emu);
     return 0;
 }
 

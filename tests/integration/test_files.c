@@ -161,29 +161,6 @@ static size_t src_read(char *out, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} growbuf;
-
-static size_t grow_write(char *data, size_t sz, size_t nm, void *ud)
-{
-    growbuf *g = ud;
-    size_t n = sz * nm;
-    if (g->len + n + 1 > g->cap) {
-        size_t nc = (g->len + n + 1) * 2;
-        char *np = realloc(g->p, nc);
-        if (!np)
-            return 0;
-        g->p = np;
-        g->cap = nc;
-    }
-    memcpy(g->p + g->len, data, n);
-    g->len += n;
-    g->p[g->len] = '\0';
-    return n;
-}
-
 /* One request with libcurl, body from `src` (may be NULL).  hdrs: NULL-
  * terminated "Name: value" lines.  The response is pooled. */
 static http_resp *xfer(const char *method, const char *path, const char *const *hdrs,
@@ -191,7 +168,7 @@ static http_resp *xfer(const char *method, const char *path, const char *const *
 {
     http_resp r;
     memset(&r, 0, sizeof r);
-    growbuf b = {0}, h = {0};
+    http_sink b = {0}, h = {0};
     char url[8192];
     snprintf(url, sizeof url, "%s%s", api.emu.base, path);
     CURL *c = curl_easy_init();
@@ -203,9 +180,9 @@ static http_resp *xfer(const char *method, const char *path, const char *const *
         hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, grow_write);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_sink_write);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);

@@ -161,14 +161,9 @@ void emu_kill9(emu_proc *e)
     unlink(e->port_file);
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} grow;
-
-static size_t grow_cb(char *data, size_t sz, size_t nm, void *ud)
+size_t http_sink_write(char *data, size_t sz, size_t nm, void *ud)
 {
-    grow *g = ud;
+    http_sink *g = ud;
     size_t n = sz * nm;
     if (g->len + n + 1 > g->cap) {
         size_t nc = (g->len + n + 1) * 2;
@@ -190,7 +185,7 @@ http_resp http_do(const emu_proc *e, const char *method, const char *path,
 {
     http_resp r;
     memset(&r, 0, sizeof r);
-    grow b = {0}, h = {0};
+    http_sink b = {0}, h = {0};
     char url[4096], auth[4200];
     snprintf(url, sizeof url, "%s%s", e->base, path);
     CURL *c = curl_easy_init();
@@ -213,9 +208,9 @@ http_resp http_do(const emu_proc *e, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, grow_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_sink_write);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);

@@ -62,6 +62,17 @@ http_resp http_do(const emu_proc *e, const char *method, const char *path,
                   const char *body, long body_len);
 void http_resp_free(http_resp *r);
 
+/* A growing, NUL-terminated byte sink for libcurl's write and header
+ * callbacks: start it zeroed, hand it to http_sink_write, free(p) after. */
+typedef struct {
+    char *p;                /* NULL until the first byte */
+    size_t len, cap;
+} http_sink;
+/* A CURLOPT_WRITEFUNCTION / CURLOPT_HEADERFUNCTION appending to the
+ * http_sink ud; returns sz * nm, or 0 (which aborts the transfer) when out of
+ * memory. */
+size_t http_sink_write(char *data, size_t sz, size_t nm, void *ud);
+
 /* Convenience: JSON field lookups on a response (NULL/-1 when absent). */
 const char *resp_str(const http_resp *r, const char *key);
 double resp_num(const http_resp *r, const char *key, double dflt);
