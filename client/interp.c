@@ -118,14 +118,7 @@ dt_code dt_interp_context_delete(dt_sandbox *sb, const char *id,
                                  dt_error *err)
 {
     const char *parts[] = {"/process/interpreter/context", id};
-    char *url = NULL;
-    dt_code rc = dt__proc_url(sb, &url, err, parts, 2);
-    if (rc != DT_OK)
-        return rc;
-    rc = dt__json_ex(sb->client, "DELETE", url, NULL, 0, NULL, NULL, NULL,
-                     err);
-    free(url);
-    return rc;
+    return dt__proc_call(sb, "DELETE", parts, 2, NULL, err);
 }
 
 /* ---- run ---- */

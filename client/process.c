@@ -57,6 +57,18 @@ dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
     return DT_OK;
 }
 
+dt_code dt__proc_call(dt_sandbox *sb, const char *method, const char *const *parts,
+                      size_t n, const cJSON *body, dt_error *err)
+{
+    char *url = NULL;
+    dt_code rc = dt__proc_url(sb, &url, err, parts, n);
+    if (rc != DT_OK)
+        return rc;
+    rc = dt__json_ex(sb->client, method, url, body, 0, NULL, NULL, NULL, err);
+    free(url);
+    return rc;
+}
+
 dt_code dt__proc_get_list(dt_sandbox *sb, const char *path, const char *key,
                           size_t size, dt__conv_fn conv, dt__release_fn release,
                           void **out, size_t *n, dt_error *err)

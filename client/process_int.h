@@ -25,6 +25,11 @@ dt_code dt__proc_check(const dt_sandbox *sb, dt_error *err);
 dt_code dt__proc_url(const dt_sandbox *sb, char **out, dt_error *err,
                      const char *const *parts, size_t n);
 
+/* One toolbox call whose answer is only checked, not read: method on
+ * dt__proc_url(parts, n) with body (NULL: none) through dt__json_ex. */
+dt_code dt__proc_call(dt_sandbox *sb, const char *method, const char *const *parts,
+                      size_t n, const cJSON *body, dt_error *err);
+
 /* GETs a toolbox list at path and converts each element with conv into a
  * new array of *n elements of `size` bytes (*out; NULL when empty).  The
  * list is the whole body when key is NULL (anything but an array is

@@ -182,18 +182,13 @@ static dt_code create_session(dt_sandbox *sb, dt_pty *p, const dt_pty_opts *o,
 {
     const char *list[] = {"/process/pty"};
     const char *one[] = {"/process/pty", p->id};
-    char *url = NULL;
     cJSON *body = create_body(p->id, o);
-    dt_code rc = body ? dt__proc_url(sb, &url, err, list, 1)
+    dt_code rc = body ? dt__proc_call(sb, "POST", list, 1, body, err)
                       : dt__fail(err, DT_ENOMEM, 0, "out of memory (or an "
                                                    "env key is NULL)");
     if (rc == DT_OK)
-        rc = dt__json_ex(sb->client, "POST", url, body, 0, NULL, NULL, NULL,
-                         err);
-    if (rc == DT_OK)
         rc = dt__proc_url(sb, &p->url, err, one, 2);
     cJSON_Delete(body);
-    free(url);
     return rc;
 }
 

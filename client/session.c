@@ -234,24 +234,17 @@ dt_code dt_session_create(dt_sandbox *sb, const char *session_id,
                           dt_error *err)
 {
     const char *parts[] = {"/process/session"};
-    char *url = NULL;
-    cJSON *body = NULL;
-    dt_code rc = dt__proc_url(sb, &url, err, parts, 1);
+    dt_code rc = dt__proc_check(sb, err);
     if (rc != DT_OK)
         return rc;
-    if (!session_id || !*session_id) {
-        rc = dt__fail(err, DT_EINVAL, 0, "session_id is required");
-        goto cleanup;
-    }
-    body = cJSON_CreateObject();
-    if (!body || !cJSON_AddStringToObject(body, "sessionId", session_id)) {
+    if (!session_id || !*session_id)
+        return dt__fail(err, DT_EINVAL, 0, "session_id is required");
+    cJSON *body = cJSON_CreateObject();
+    if (!body || !cJSON_AddStringToObject(body, "sessionId", session_id))
         rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
-        goto cleanup;
-    }
-    rc = dt__json_ex(sb->client, "POST", url, body, 0, NULL, NULL, NULL, err);
-cleanup:
+    else
+        rc = dt__proc_call(sb, "POST", parts, 1, body, err);
     cJSON_Delete(body);
-    free(url);
     return rc;
 }
 
@@ -303,14 +296,7 @@ dt_code dt_session_delete(dt_sandbox *sb, const char *session_id,
                           dt_error *err)
 {
     const char *parts[] = {"/process/session", session_id};
-    char *url = NULL;
-    dt_code rc = dt__proc_url(sb, &url, err, parts, 2);
-    if (rc != DT_OK)
-        return rc;
-    rc = dt__json_ex(sb->client, "DELETE", url, NULL, 0, NULL, NULL, NULL,
-                     err);
-    free(url);
-    return rc;
+    return dt__proc_call(sb, "DELETE", parts, 2, NULL, err);
 }
 
 dt_code dt_session_get_command(dt_sandbox *sb, const char *session_id,
@@ -541,20 +527,16 @@ dt_code dt_session_input(dt_sandbox *sb, const char *session_id,
 {
     const char *parts[] = {"/process/session", session_id, "/command", cmd_id,
                            "/input"};
-    char *url = NULL;
-    cJSON *body = NULL;
     if (!data)
         return dt__fail(err, DT_EINVAL, 0, "data is required");
-    dt_code rc = dt__proc_url(sb, &url, err, parts, 5);
+    dt_code rc = dt__proc_check(sb, err);
     if (rc != DT_OK)
         return rc;
-    body = cJSON_CreateObject();
+    cJSON *body = cJSON_CreateObject();
     if (!body || !cJSON_AddStringToObject(body, "data", data))
         rc = dt__fail(err, DT_ENOMEM, 0, "out of memory");
     else
-        rc = dt__json_ex(sb->client, "POST", url, body, 0, NULL, NULL, NULL,
-                         err);
+        rc = dt__proc_call(sb, "POST", parts, 5, body, err);
     cJSON_Delete(body);
-    free(url);
     return rc;
 }
