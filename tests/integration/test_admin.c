@@ -1296,12 +1296,7 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     atexit(curl_global_cleanup);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    static const struct {
-        const char *suite, *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_test tests[] = {
         {"basics", "health", test_health},
         {"basics", "info", test_info},
         {"basics", "outside /api, no key", test_outside_api_no_key},
@@ -1334,14 +1329,5 @@ int main(void)
         {"journal", "dropped request", test_journal_drop},
         {"journal", "current when the response arrives", test_journal_current},
     };
-    CU_pSuite s = NULL;
-    const char *cur = "";
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(cur, tests[i].suite) != 0) {
-            cur = tests[i].suite;
-            s = CU_add_suite(cur, NULL, NULL);
-        }
-        CU_add_test(s, tests[i].name, tests[i].fn);
-    }
-    return cu_run_and_cleanup();
+    return cu_run_table(tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -1386,9 +1386,7 @@ static void test_volumes(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    static const struct { const char *suite, *name; CU_TestFunc fn; } tests[] = {
+    static const cu_test tests[] = {
         {"create", "every SDK field -> full DTO", test_create_full_body},
         {"create", "defaults (empty, form, no body)", test_create_defaults},
         {"create", "malformed JSON -> raw 400", test_create_malformed_json},
@@ -1432,14 +1430,5 @@ int main(void)
          test_snapshot_create_use_delete},
         {"snapshots+volumes", "volumes", test_volumes},
     };
-    CU_pSuite s = NULL;
-    const char *cur = "";
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(cur, tests[i].suite) != 0) {
-            cur = tests[i].suite;
-            s = CU_add_suite(cur, suite_init, suite_cleanup);
-        }
-        CU_add_test(s, tests[i].name, tests[i].fn);
-    }
-    return cu_run_and_cleanup();
+    return cu_run_table(tests, sizeof tests / sizeof tests[0], suite_init, suite_cleanup);
 }

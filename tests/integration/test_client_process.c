@@ -937,13 +937,7 @@ static int suite_cleanup(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("client_process", suite_init, suite_cleanup);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const cu_case tests[] = {
         {"exec: exit codes, merged output", test_exec_exit_codes},
         {"exec: cwd, env, validation", test_exec_cwd_env},
         {"exec: timeout is 408", test_exec_timeout},
@@ -961,12 +955,6 @@ int main(void)
         {"pty: echo, resize, exit 3", test_pty_session},
         {"pty: default size, kill 137, exit 0", test_pty_kill_and_exit0},
     };
-    for (size_t i = 0; s && i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            s = NULL;
-    if (!s) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    return cu_run_and_cleanup();
+    return cu_run_suite("client_process", suite_init, suite_cleanup, tests,
+                        sizeof tests / sizeof tests[0]);
 }

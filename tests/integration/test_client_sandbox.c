@@ -1014,13 +1014,7 @@ static int suite_cleanup(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("client_sandbox", suite_init, suite_cleanup);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const cu_case tests[] = {
         {"create defaults", test_create_defaults},
         {"create with every parameter", test_create_every_parameter},
         {"create ephemeral; stop deletes", test_create_ephemeral},
@@ -1042,12 +1036,6 @@ int main(void)
         {"preview links", test_preview},
         {"volumes", test_volumes},
     };
-    for (size_t i = 0; s && i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            s = NULL;
-    if (!s) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    return cu_run_and_cleanup();
+    return cu_run_suite("client_sandbox", suite_init, suite_cleanup, tests,
+                        sizeof tests / sizeof tests[0]);
 }

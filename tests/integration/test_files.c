@@ -1752,13 +1752,7 @@ static void test_big_streamed(void)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("files", suite_init, suite_cleanup);
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_case tests[] = {
         {"list: sorted, FileInfo shape", test_list},
         {"list: errors", test_list_errors},
         {"list: depth=2 flat", test_list_depth},
@@ -1786,16 +1780,8 @@ int main(void)
         {"hostile links to a host directory", test_hostile_links_to_host_dir},
         {"64 MiB streamed", test_big_streamed},
     };
-    if (!s) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    int rc = cu_run_and_cleanup();
+    int rc = cu_run_suite("files", suite_init, suite_cleanup, tests,
+                          sizeof tests / sizeof tests[0]);
     free(host_passwd);
     curl_global_cleanup();
     return rc;

@@ -1186,13 +1186,7 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     atexit(curl_global_cleanup);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("interpreter", suite_init, suite_cleanup);
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_case tests[] = {
         {"context create: 200 DTO, cwd", test_ctx_create},
         {"context create: language ruby → 400 empty", test_ctx_create_bad_language},
         {"context list: excludes default", test_ctx_list},
@@ -1219,7 +1213,6 @@ int main(void)
         {"default context: concurrent first use", test_default_first_use_race},
         {"stop/start ends contexts", test_stop_ends_contexts},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        CU_add_test(s, tests[i].name, tests[i].fn);
-    return cu_run_and_cleanup();
+    return cu_run_suite("interpreter", suite_init, suite_cleanup, tests,
+                        sizeof tests / sizeof tests[0]);
 }

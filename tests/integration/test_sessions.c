@@ -1144,13 +1144,7 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     atexit(curl_global_cleanup);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("sessions", suite_init, suite_cleanup);
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_case tests[] = {
         {"create: 201 empty, 409, 400", test_create},
         {"entrypoint: reserved, GET 404", test_entrypoint_reserved},
         {"invalid session ids: '/', '.', '..'", test_invalid_ids},
@@ -1174,14 +1168,6 @@ int main(void)
         {"deleting the sandbox ends its sessions", test_sandbox_delete_ends_sessions},
         {"two sandboxes' sessions are separate", test_two_sandboxes},
     };
-    if (!s) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    return cu_run_and_cleanup();
+    return cu_run_suite("sessions", suite_init, suite_cleanup, tests,
+                        sizeof tests / sizeof tests[0]);
 }

@@ -1313,11 +1313,7 @@ static void test_utf8_sanitize(void)
 
 int main(void)
 {
-    static const struct {
-        const char *suite;
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_test tests[] = {
         {"launcher", "launcher_parse table", test_launcher_parse_table},
         {"launcher", "launcher_parse rlimit values and lists", test_launcher_parse_rlimits},
         {"launcher", "launcher_parse starts afresh", test_launcher_parse_resets},
@@ -1342,24 +1338,5 @@ int main(void)
         {"toolbox", "toolbox_extract_artifacts table", test_extract_artifacts},
         {"utf8", "utf8_sanitize table", test_utf8_sanitize},
     };
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = NULL;
-    const char *cur = NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (!cur || strcmp(cur, tests[i].suite) != 0) {
-            cur = tests[i].suite;
-            s = CU_add_suite(cur, NULL, NULL);
-            if (!s)
-                goto fail;
-        }
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            goto fail;
-    }
-    return cu_run_and_cleanup();
-
-fail:
-    CU_cleanup_registry();
-    return 1;
+    return cu_run_table(tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -843,10 +843,7 @@ static void test_sandbox_copy(void)
 
 int main(void)
 {
-    static const struct {
-        const char *suite, *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_test tests[] = {
         {"router", "route table", test_route_table},
         {"router", "decoded NUL does not truncate", test_route_nul_not_truncating},
         {"faults", "glob", test_faults_glob},
@@ -862,24 +859,5 @@ int main(void)
         {"sandbox", "JSON forms (§3, §3.1)", test_sandbox_json},
         {"sandbox", "deep copy", test_sandbox_copy},
     };
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = NULL;
-    const char *cur = NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (!cur || strcmp(cur, tests[i].suite) != 0) {
-            cur = tests[i].suite;
-            s = CU_add_suite(cur, NULL, NULL);
-            if (!s)
-                goto fail;
-        }
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            goto fail;
-    }
-    return cu_run_and_cleanup();
-
-fail:
-    CU_cleanup_registry();
-    return 1;
+    return cu_run_table(tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -300,11 +300,7 @@ static void test_iso_roundtrip(void)
 
 int main(void)
 {
-    static const struct {
-        const char *suite;
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_test tests[] = {
         {"rnd", "rnd_bytes", test_rnd_bytes},
         {"rnd", "rnd_uuid v4 shape and uniqueness", test_rnd_uuid},
         {"rnd", "uuid_format known bytes", test_uuid_format},
@@ -315,24 +311,5 @@ int main(void)
         {"time", "ISO-8601 parse table", test_iso_parse},
         {"time", "ISO-8601 round trip", test_iso_roundtrip},
     };
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite suite = NULL;
-    const char *cur = NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (!cur || strcmp(cur, tests[i].suite) != 0) {
-            cur = tests[i].suite;
-            suite = CU_add_suite(cur, NULL, NULL);
-            if (!suite)
-                goto fail;
-        }
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto fail;
-    }
-    return cu_run_and_cleanup();
-
-fail:
-    CU_cleanup_registry();
-    return 1;
+    return cu_run_table(tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -1149,11 +1149,7 @@ static void test_pair_concurrent_writers(void)
 
 int main(void)
 {
-    static const struct {
-        const char *suite;
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const cu_test tests[] = {
         {"codec", "accept key (RFC 6455 1.3)", test_accept_key},
         {"codec", "strerror", test_strerror},
         {"codec", "frame parse table", test_frame_parse_table},
@@ -1179,24 +1175,5 @@ int main(void)
         {"pair", "bad UTF-8 -> peer sees 1007", test_pair_bad_utf8},
         {"pair", "concurrent writers", test_pair_concurrent_writers},
     };
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite suite = NULL;
-    const char *cur = NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (!cur || strcmp(cur, tests[i].suite) != 0) {
-            cur = tests[i].suite;
-            suite = CU_add_suite(cur, NULL, NULL);
-            if (!suite)
-                goto fail;
-        }
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto fail;
-    }
-    return cu_run_and_cleanup();
-
-fail:
-    CU_cleanup_registry();
-    return 1;
+    return cu_run_table(tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }
