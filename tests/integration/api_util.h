@@ -30,6 +30,7 @@
 
 #include "emu_harness.h"
 #include "test_net.h"
+#include "timeutil.h"
 
 /* Enough for the longest test; exceeding it is a test bug (reported). */
 #define API_POOL_MAX 2048
@@ -219,9 +220,9 @@ static inline const char *api_sandbox_state(const char *id, const char *key)
 static inline int api_wait_state(const char *id, const char *want, const char *key,
                                  int timeout_ms)
 {
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     while (strcmp(api_sandbox_state(id, key), want) != 0) {
-        if (tn_mono_ms() >= end)
+        if (time_mono_ms() >= end)
             return -1;
         tn_sleep_ms(100);
     }

@@ -36,27 +36,13 @@
 
 #include "cu_run.h"
 #include "emu_harness.h"
+#include "test_net.h"
+#include "timeutil.h"
 
 #define K1 "k1"
 #define K2 "k2"
 
 static const char *const keys_args[] = {"--api-key", K1, "--api-key", K2, NULL};
-
-/* ---------- helpers ---------- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static http_resp get(const emu_proc *e, const char *path, const char *tok)
 {
@@ -646,10 +632,10 @@ typedef struct {
 static void *bg_thread(void *arg)
 {
     bg_req *b = arg;
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     http_resp r = http_do(b->e, b->method, b->path, K1, NULL, b->body,
                           b->body ? -1 : 0);
-    b->took_ms = mono_ms() - t0;
+    b->took_ms = time_mono_ms() - t0;
     b->status = r.status;
     snprintf(b->state, sizeof b->state, "%s",
              resp_str(&r, "state") ? resp_str(&r, "state") : "");
@@ -679,12 +665,12 @@ static void test_slow_create(void)
     CU_ASSERT_FATAL(pthread_create(&t, NULL, bg_thread, &b) == 0);
     /* The row exists (as "creating") from the moment the POST arrives. */
     char st[64] = "";
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     for (;;) {
         sb_state(&e, K1, "slow", st, sizeof st);
-        if (strcmp(st, "404") != 0 || mono_ms() - t0 >= 300)
+        if (strcmp(st, "404") != 0 || time_mono_ms() - t0 >= 300)
             break;
-        sleep_ms(5);
+        tn_sleep_ms(5);
     }
     CU_ASSERT_STRING_EQUAL(st, "creating");
     r = del(&e, "/api/sandbox/slow", K1);
@@ -720,26 +706,26 @@ static void test_slow_stop(void)
                        "{\"transition\":\"stop\",\"durationMs\":400}");
     CU_ASSERT_EQUAL(r.status, 200);
     http_resp_free(&r);
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     r = post(&e, "/api/sandbox/ss/stop?force=false", K1, NULL);
     CU_ASSERT_EQUAL(r.status, 200);
     CU_ASSERT_STRING_EQUAL(resp_str(&r, "state") ? resp_str(&r, "state") : "", "stopping");
     http_resp_free(&r);
-    CU_ASSERT(mono_ms() - t0 < 300);
+    CU_ASSERT(time_mono_ms() - t0 < 300);
     ASSERT_STATE(&e, "ss", "stopping");
     r = del(&e, "/api/sandbox/ss", K1);
     assert_error(&r, 409, "Sandbox state change in progress");
     http_resp_free(&r);
     char st[64] = "";
     int64_t done_at = -1;
-    while (mono_ms() - t0 < 5000) {
+    while (time_mono_ms() - t0 < 5000) {
         sb_state(&e, K1, "ss", st, sizeof st);
         if (strcmp(st, "stopped") == 0) {
-            done_at = mono_ms() - t0;
+            done_at = time_mono_ms() - t0;
             break;
         }
         CU_ASSERT_STRING_EQUAL(st, "stopping");
-        sleep_ms(25);
+        tn_sleep_ms(25);
     }
     CU_ASSERT_STRING_EQUAL(st, "stopped");
     CU_ASSERT(done_at >= 380);
@@ -876,7 +862,7 @@ static http_resp journal_when(const emu_proc *e, const char *method,
                          method, path))
             break;
         http_resp_free(&r);
-        sleep_ms(20);
+        tn_sleep_ms(20);
         r = get(e, "/_emulator/journal", NULL);
     }
     return r;
@@ -962,9 +948,9 @@ typedef struct {
 static void *slow_thread(void *arg)
 {
     slow_job *j = arg;
-    j->started = mono_ms();
+    j->started = time_mono_ms();
     http_resp r = get(j->e, "/api/sandbox/x", K1);
-    j->finished = mono_ms();
+    j->finished = time_mono_ms();
     j->status = r.status;
     http_resp_free(&r);
     return NULL;
@@ -980,16 +966,16 @@ static void test_fault_latency(void)
     slow_job j = {&e, 0, 0, 0};
     pthread_t t;
     CU_ASSERT_FATAL(pthread_create(&t, NULL, slow_thread, &j) == 0);
-    sleep_ms(60);
-    int64_t h0 = mono_ms();
+    tn_sleep_ms(60);
+    int64_t h0 = time_mono_ms();
     http_resp r = get(&e, "/_emulator/health", NULL);
-    int64_t h1 = mono_ms();
+    int64_t h1 = time_mono_ms();
     CU_ASSERT_EQUAL(r.status, 200);
     http_resp_free(&r);
     /* Also a non-admin request on a path the rule does not cover. */
-    int64_t a0 = mono_ms();
+    int64_t a0 = time_mono_ms();
     r = get(&e, "/api/health", NULL);
-    int64_t a1 = mono_ms();
+    int64_t a1 = time_mono_ms();
     CU_ASSERT_EQUAL(r.status, 200);
     http_resp_free(&r);
     pthread_join(t, NULL);
@@ -1184,7 +1170,7 @@ static void test_journal(void)
     CU_ASSERT_PTR_EQUAL(last, journal_find(entries, "GET", "/api/sandbox/jj"));
     http_resp_free(&r);
 
-    sleep_ms(50);     /* let the previous journal GET be recorded */
+    tn_sleep_ms(50);     /* let the previous journal GET be recorded */
     r = get(&e, "/_emulator/journal?limit=2", NULL);
     CU_ASSERT_EQUAL(r.status, 200);
     entries = cJSON_GetObjectItemCaseSensitive(r.json, "entries");
@@ -1204,7 +1190,7 @@ static void test_journal(void)
         http_resp_free(&r);
     }
 
-    sleep_ms(50);
+    tn_sleep_ms(50);
     r = del(&e, "/_emulator/journal", NULL);
     CU_ASSERT_EQUAL(r.status, 204);
     http_resp_free(&r);

@@ -32,22 +32,10 @@
 
 #include "cu_run.h"
 #include "emu_harness.h"
+#include "test_net.h"
+#include "timeutil.h"
 
 extern char **environ;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *emu_bin(void)
 {
@@ -99,7 +87,7 @@ static void pump(int fo, int fe, run_result *res, int64_t deadline)
     size_t lo = 0, le = 0;
     int open_o = 1, open_e = 1;
     while (open_o || open_e) {
-        int left = (int)(deadline - mono_ms());
+        int left = (int)(deadline - time_mono_ms());
         if (left <= 0)
             break;
         struct pollfd pf[2] = {{open_o ? fo : -1, POLLIN, 0},
@@ -159,7 +147,7 @@ static void run_emu(const char *const *args, const char *const *env_set,
         free(env);
         return;
     }
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     pid_t pid = fork();
     if (pid == 0) {
         dup2(po[1], 1);
@@ -184,18 +172,18 @@ static void run_emu(const char *const *args, const char *const *env_set,
     close(po[0]);
     close(pe[0]);
     int st;
-    while (mono_ms() < deadline) {
+    while (time_mono_ms() < deadline) {
         if (waitpid(pid, &st, WNOHANG) == pid) {
             res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             break;
         }
-        sleep_ms(5);
+        tn_sleep_ms(5);
     }
     if (res->status == -1) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
-    res->took_ms = mono_ms() - t0;
+    res->took_ms = time_mono_ms() - t0;
 }
 
 /* ---------- suite flags ---------- */
@@ -364,7 +352,7 @@ static void test_env_only_config(void)
             fclose(f);
         }
         if (!port)
-            sleep_ms(10);
+            tn_sleep_ms(10);
     }
     CU_ASSERT(port > 0);
     emu_proc e;
@@ -422,8 +410,8 @@ static void test_port_file_means_ready(void)
         CU_ASSERT_FATAL(pid > 0);
         unsigned port = 0;
         char text[64] = "";
-        int64_t t0 = mono_ms();
-        while (!port && mono_ms() - t0 < 10000) {
+        int64_t t0 = time_mono_ms();
+        while (!port && time_mono_ms() - t0 < 10000) {
             FILE *f = fopen(pf, "r");
             if (f) {
                 size_t got = fread(text, 1, sizeof text - 1, f);
@@ -432,7 +420,7 @@ static void test_port_file_means_ready(void)
                 sscanf(text, "%u", &port);
             }
             if (!port)
-                sleep_ms(1);
+                tn_sleep_ms(1);
         }
         CU_ASSERT(port > 0);
         CU_ASSERT_EQUAL(connect_port(port), 0);
@@ -459,9 +447,9 @@ static void test_signals_exit_zero(void)
     emu_proc e;
     CU_ASSERT_FATAL(emu_start(&e, NULL, NULL) == 0);
     CU_ASSERT_EQUAL(create_with(&e, "any", "sig"), 200);
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     CU_ASSERT_EQUAL(emu_stop(&e), 0);
-    CU_ASSERT(mono_ms() - t0 < 5000);
+    CU_ASSERT(time_mono_ms() - t0 < 5000);
 
     CU_ASSERT_FATAL(emu_start(&e, ":memory:", NULL) == 0);
     kill(e.pid, SIGINT);
@@ -470,7 +458,7 @@ static void test_signals_exit_zero(void)
     for (int i = 0; i < 500 && w != e.pid; i++) {
         w = waitpid(e.pid, &st, WNOHANG);
         if (w != e.pid)
-            sleep_ms(10);
+            tn_sleep_ms(10);
     }
     CU_ASSERT_EQUAL(w, e.pid);
     CU_ASSERT(w == e.pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -36,13 +36,7 @@
 
 #include "cu_run.h"
 #include "emu_harness.h"
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
+#include "test_net.h"
 
 /* ---------- a private scratch directory per test ---------- */
 
@@ -154,7 +148,7 @@ static int exec_wait(pid_t pid)
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        sleep_ms(10);
+        tn_sleep_ms(10);
     }
     fprintf(stderr, "exec did not finish; killing it\n");
     kill(pid, SIGKILL);
@@ -252,7 +246,7 @@ static int observe(pid_t exec_pid, observed *o)
         if (file_exists(done))
             dump = read_file(envf);
         else
-            sleep_ms(10);
+            tn_sleep_ms(10);
     }
     if (!dump)
         return -1;
@@ -304,7 +298,7 @@ static void assert_all_gone(const observed *o)
     for (int i = 0; i < 500 && !gone; i++) {   /* 5 s (reaped by exec) */
         gone = kill(o->emu_pid, 0) != 0 && errno == ESRCH;
         if (!gone)
-            sleep_ms(10);
+            tn_sleep_ms(10);
     }
     CU_ASSERT_TRUE(gone);
     http_resp r = http_do(&o->e, "GET", "/_emulator/health", NULL, NULL, NULL, 0);
@@ -564,7 +558,7 @@ static void signal_case(int sig)
     pid_t pid = exec_start(args, NULL);
     observed o;
     CU_ASSERT_EQUAL_FATAL(observe(pid, &o), 0);
-    sleep_ms(100);   /* let sh exec sleep */
+    tn_sleep_ms(100);   /* let sh exec sleep */
     CU_ASSERT_EQUAL(kill(pid, sig), 0);
     CU_ASSERT_EQUAL(exec_wait(pid), 128 + sig);
     assert_all_gone(&o);
@@ -628,7 +622,7 @@ static void test_signal_kill_exec(void)
         const char *rp = strrchr(buf, ')');
         gone = rp && rp[1] == ' ' && rp[2] == 'Z';
         if (!gone)
-            sleep_ms(10);
+            tn_sleep_ms(10);
     }
     CU_ASSERT_TRUE(gone);
     /* The orphaned CMD ends once told to. */
@@ -642,7 +636,7 @@ static void test_signal_kill_exec(void)
     for (int i = 0; i < 500 && cmd_pid > 0 && !ended; i++) {
         ended = kill(cmd_pid, 0) != 0;
         if (!ended)
-            sleep_ms(10);
+            tn_sleep_ms(10);
     }
     CU_ASSERT_TRUE(ended);
     if (!ended && cmd_pid > 0)

@@ -32,6 +32,7 @@
 #include "cu_run.h"
 #include "emu_harness.h"
 #include "test_net.h"
+#include "timeutil.h"
 #include "ws.h"
 #include "ws_client.h"
 
@@ -91,9 +92,9 @@ static cJSON *wait_event(ws_conn *c, const char *event, const char *id,
     buf m;
     buf_init(&m, MAX_MSG);
     cJSON *found = NULL;
-    int64_t deadline = tn_mono_ms() + timeout_ms;
+    int64_t deadline = time_mono_ms() + timeout_ms;
     while (!found) {
-        int left = (int)(deadline - tn_mono_ms());
+        int left = (int)(deadline - time_mono_ms());
         if (left <= 0 || recv_text(c, &m, left) != WS_OK)
             break;
         if (strncmp(buf_str(&m), "42", 2) != 0)
@@ -392,18 +393,18 @@ static void test_sigterm_with_open_sockets(void)
         bare[i] = ws_open(e.port, head, sizeof head);
         CU_ASSERT_FATAL(bare[i] != NULL);
     }
-    int64_t w0 = tn_mono_ms();
+    int64_t w0 = time_mono_ms();
     http_resp r = http_do(&e, "GET", "/_emulator/info", NULL, NULL, NULL, 0);
     CU_ASSERT_EQUAL(resp_num(&r, "eventConnections", -1), 1);
     http_resp_free(&r);
     /* Each bare socket has its open packet once its thread is running. */
     for (int i = 0; i < NBARE; i++) {
-        int left = 2000 - (int)(tn_mono_ms() - w0);
+        int left = 2000 - (int)(time_mono_ms() - w0);
         CU_ASSERT_EQUAL(recv_text(bare[i], &m, left > 0 ? left : 1), WS_OK);
     }
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     int st = emu_stop(&e);
-    int64_t took = tn_mono_ms() - t0;
+    int64_t took = time_mono_ms() - t0;
     CU_ASSERT_EQUAL(st, 0);
     CU_ASSERT(took < 5000);
     if (st != 0)

@@ -41,6 +41,7 @@
 #include "buf.h"
 #include "cu_run.h"
 #include "test_net.h"
+#include "timeutil.h"
 #include "ws.h"
 #include "ws_client.h"
 
@@ -199,7 +200,7 @@ static int x_open(xconn *x, const char *sb)
 
 static int x_send(xconn *x, const char *text)
 {
-    x->t0 = tn_mono_ms();
+    x->t0 = time_mono_ms();
     return wsc_send_str(&x->w, WS_OP_TEXT, text);
 }
 
@@ -248,14 +249,14 @@ static void record_msg(xres *r, const char *data, size_t len)
 static void x_read_until(xconn *x, xres *r, int timeout_ms, int want_msgs)
 {
     r->upgraded = 1;
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     buf frag, pl;
     buf_init(&frag, MAX_MSG);
     buf_init(&pl, MAX_MSG + 1);
     int frag_op = 0;
     for (;;) {
         int op = 0, fin = 0;
-        int got = wsc_frame_next(&x->w, &op, &fin, &pl, (int)(end - tn_mono_ms()));
+        int got = wsc_frame_next(&x->w, &op, &fin, &pl, (int)(end - time_mono_ms()));
         if (got <= 0) {
             if (got == 0)
                 r->timed_out = 1;
@@ -264,7 +265,7 @@ static void x_read_until(xconn *x, xres *r, int timeout_ms, int want_msgs)
             break;
         }
         if (op == WS_OP_CLOSE) {
-            r->close_at = tn_mono_ms();
+            r->close_at = time_mono_ms();
             r->close_ms = r->close_at - x->t0;
             r->close_code = wsc_close_payload(&pl, r->reason, sizeof r->reason);
             (void)ws_send_close(x->w.c, 1000, NULL);
@@ -1045,10 +1046,10 @@ static void test_exec_delete_while_running(void)
     CU_ASSERT(x_send(&c, req("import time\nprint('started')\ntime.sleep(60)", ctx, NULL,
                              NULL)) == 0);
     tn_sleep_ms(700);
-    int64_t t = tn_mono_ms();
+    int64_t t = time_mono_ms();
     http_resp *r = DEL(ip(SA, api_fmt("/context/%s", ctx)), K);
     expect_status(r, 200);
-    CU_ASSERT(tn_mono_ms() - t <= 4000);
+    CU_ASSERT(time_mono_ms() - t <= 4000);
     xres *x = xres_new();
     CU_ASSERT_FATAL(x != NULL);
     x_read(&c, x, 10000);

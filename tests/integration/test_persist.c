@@ -31,26 +31,12 @@
 
 #include "cu_run.h"
 #include "emu_harness.h"
+#include "test_net.h"
+#include "timeutil.h"
 
 #define K1 "k1"
 
 static const char *const keys_args[] = {"--api-key", K1, NULL};
-
-/* ---------- helpers ---------- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One request that must answer `want`; prints the body when it does not. */
 static void expect(const emu_proc *e, const char *method, const char *path,
@@ -262,7 +248,7 @@ static void test_transition_in_flight_survives(void)
                           "{\"transition\":\"stop\",\"durationMs\":1500}", -1);
     CU_ASSERT_EQUAL(r.status, 200);
     http_resp_free(&r);
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     expect(&e, "POST", "/api/sandbox/inflight/stop", NULL, 200);
     CU_ASSERT_EQUAL(emu_stop_keep(&e), 0);
     CU_ASSERT_FATAL(emu_start(&e2, dir, keys_args) == 0);
@@ -274,16 +260,16 @@ static void test_transition_in_flight_survives(void)
     cJSON_Delete(s);
     expect(&e2, "DELETE", "/api/sandbox/inflight", NULL, 409);
     int done = 0;
-    while (!done && mono_ms() - t0 < 6000) {
+    while (!done && time_mono_ms() - t0 < 6000) {
         s = get_sandbox(&e2, "inflight", &st);
         state = cJSON_GetObjectItemCaseSensitive(s, "state");
         done = cJSON_IsString(state) && strcmp(state->valuestring, "stopped") == 0;
         cJSON_Delete(s);
         if (!done)
-            sleep_ms(50);
+            tn_sleep_ms(50);
     }
     CU_ASSERT(done);
-    CU_ASSERT(mono_ms() - t0 >= 1400);
+    CU_ASSERT(time_mono_ms() - t0 >= 1400);
     CU_ASSERT_EQUAL(emu_stop(&e2), 0);
 }
 
@@ -333,7 +319,7 @@ static void test_sigkill_loses_nothing_acknowledged(void)
     CU_ASSERT_FATAL(c.ids != NULL);
     pthread_t t;
     CU_ASSERT_FATAL(pthread_create(&t, NULL, create_loop, &c) == 0);
-    sleep_ms(300);
+    tn_sleep_ms(300);
     emu_kill9(&e);
     pthread_join(t, NULL);
     CU_ASSERT(c.acked > 0);
@@ -403,9 +389,9 @@ static int run_capture_stderr(char *const argv[], char *err, size_t n,
     }
     close(p[1]);
     size_t len = 0;
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = time_mono_ms() + timeout_ms;
     for (;;) {
-        int left = (int)(deadline - mono_ms());
+        int left = (int)(deadline - time_mono_ms());
         if (left <= 0)
             break;
         struct pollfd pf = {p[0], POLLIN, 0};
@@ -427,13 +413,13 @@ static int run_capture_stderr(char *const argv[], char *err, size_t n,
     err[len] = '\0';
     close(p[0]);
     int status = -1, st;
-    while (mono_ms() < deadline) {
+    while (time_mono_ms() < deadline) {
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid) {
             status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             break;
         }
-        sleep_ms(10);
+        tn_sleep_ms(10);
     }
     if (status == -1) {
         kill(pid, SIGKILL);
@@ -492,9 +478,9 @@ static void test_schema_version_mismatch(void)
     snprintf(pf, sizeof pf, "%s/port", e.data_dir);
     char *argv[] = {(char *)getenv("EMU_BIN"), "--port", "0", "--port-file", pf,
                     "--data-dir", e.data_dir, NULL};
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     int st = run_capture_stderr(argv, err, sizeof err, 5000);
-    int64_t took = mono_ms() - t0;
+    int64_t took = time_mono_ms() - t0;
     CU_ASSERT(st > 0 && st < 128);
     CU_ASSERT(took < 3000);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "schema version"));

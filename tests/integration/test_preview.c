@@ -59,6 +59,7 @@
 #include "codec.h"
 #include "cu_run.h"
 #include "test_net.h"
+#include "timeutil.h"
 #include "ws.h"
 #include "ws_client.h"
 
@@ -347,13 +348,13 @@ static int start_bg_on(const emu_proc *e, const char *id, const char *sid,
 static long wait_ready(const emu_proc *e, const char *path,
                        const char *const *h)
 {
-    int64_t end = tn_mono_ms() + READY_MS;
+    int64_t end = time_mono_ms() + READY_MS;
     long st = 0;
     for (;;) {
         http_resp r = http_do(e, "GET", path, NULL, h, NULL, 0);
         st = r.status;
         http_resp_free(&r);
-        if (st == 200 || tn_mono_ms() > end)
+        if (st == 200 || time_mono_ms() > end)
             return st;
         tn_sleep_ms(100);
     }
@@ -422,7 +423,7 @@ static void body_prefix_at(const http_resp *r, const char *want,
 
 static int setup(void)
 {
-    srand((unsigned)(getpid() ^ time(NULL) ^ (tn_mono_ms() << 8)));
+    srand((unsigned)(getpid() ^ time(NULL) ^ (time_mono_ms() << 8)));
     if (api_suite_start(emu_args) != 0)
         return -1;
     PA = pick_port();
@@ -1046,7 +1047,7 @@ static void test_public_sandbox(void)
 /* Waits for the sandbox's state; 1 when reached. */
 static int wait_state(const char *want)
 {
-    int64_t end = tn_mono_ms() + 30000;
+    int64_t end = time_mono_ms() + 30000;
     for (;;) {
         http_resp r = http_do(&api.emu, "GET", api_fmt("/api/sandbox/%s", SB), K1,
                               NULL, NULL, 0);
@@ -1055,7 +1056,7 @@ static int wait_state(const char *want)
         http_resp_free(&r);
         if (ok)
             return 1;
-        if (tn_mono_ms() > end)
+        if (time_mono_ms() > end)
             return 0;
         tn_sleep_ms(100);
     }

@@ -46,6 +46,7 @@
 #include "buf.h"
 #include "cu_run.h"
 #include "test_net.h"
+#include "timeutil.h"
 #include "ws.h"
 #include "ws_client.h"
 
@@ -284,12 +285,12 @@ static int listed(const char *sb, const char *id)
 /* Polls the list until id is gone; returns 1 when it went within ms. */
 static int wait_unlisted(const char *sb, const char *id, int ms)
 {
-    int64_t end = tn_mono_ms() + ms;
+    int64_t end = time_mono_ms() + ms;
     for (;;) {
         http_resp *r = req_t("GET", pp(sb, "%s", ""), NULL, 10000);
         if (r->status == 200 && !list_find(r, id))
             return 1;
-        if (tn_mono_ms() >= end)
+        if (time_mono_ms() >= end)
             return 0;
         tn_sleep_ms(50);
     }
@@ -452,7 +453,7 @@ static int find_ctl(const pty_res *r, const char *status)
 static int pty_read_ex(wsc *w, pty_res *r, int timeout_ms, const char *until,
                        const char *until_ctl)
 {
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     buf pl;
     buf_init(&pl, MAX_FRAME + 1);
     int met = 0;
@@ -469,7 +470,7 @@ static int pty_read_ex(wsc *w, pty_res *r, int timeout_ms, const char *until,
             met = !until && !until_ctl;
             break;
         }
-        int left = (int)(end - tn_mono_ms());
+        int left = (int)(end - time_mono_ms());
         if (left <= 0)
             break;
         int op = 0;
@@ -1241,11 +1242,11 @@ static void test_delete_attached(void)
         type_line(&a, "sleep 4244 & echo \"BG-$((4240+4))\"\n");
         expect_out(&a, &ra, "BG-4244", 10000);
         CU_ASSERT_EQUAL(api_wait_procs("sleep", "4244", 1, 5000), 1);
-        int64_t t0 = tn_mono_ms();
+        int64_t t0 = time_mono_ms();
         http_resp *d = req_t("DELETE", pp(SA, "/%s", id), NULL, 15000);
         expect_status(d, 200);
         CU_ASSERT(json_same(d->body, "{\"message\":\"PTY session deleted\"}"));
-        CU_ASSERT(tn_mono_ms() - t0 < 6000);
+        CU_ASSERT(time_mono_ms() - t0 < 6000);
         expect_end(&a, &ra, 10000);
         expect_end(&b, &rb, 10000);
         expect_close(&ra, 1011, "{\"exitCode\":137,\"exitReason\":\"SIGKILL\"}");
@@ -1400,12 +1401,12 @@ static void test_stop_after_exited_pty(void)
     expect_status(create_rest(s2, api_fmt("{\"id\":\"%s\"}", id2)), 201);
     expect_status(DEL(pp(s2, "/%s", id2), K), 200);
     tn_sleep_ms(300);
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     expect_status(req_t("POST", api_fmt("/api/sandbox/%s/stop", s2), NULL, 30000), 200);
-    int64_t t_del = tn_mono_ms() - t0;
-    t0 = tn_mono_ms();
+    int64_t t_del = time_mono_ms() - t0;
+    t0 = time_mono_ms();
     expect_status(req_t("POST", api_fmt("/api/sandbox/%s/stop", s1), NULL, 30000), 200);
-    int64_t t_exit = tn_mono_ms() - t0;
+    int64_t t_exit = time_mono_ms() - t0;
     CU_ASSERT(t_exit < t_del + 1000);
     if (t_exit >= t_del + 1000)
         fprintf(stderr, "\n  POST stop took %lld ms after a PTY exited by itself, "
@@ -1441,10 +1442,10 @@ typedef struct {
 static void *del_thread(void *arg)
 {
     del_job *j = arg;
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     http_resp r = raw_req(j->e, "DELETE", j->path, NULL, 15000);
     j->status = r.status;
-    j->ms = tn_mono_ms() - t0;
+    j->ms = time_mono_ms() - t0;
     http_resp_free(&r);
     return NULL;
 }
@@ -1486,12 +1487,12 @@ static void test_concurrent_delete(void)
     http_resp l = raw_req(&e, "GET", api_fmt("/toolbox/%s/process/pty", sb), NULL, 5000);
     CU_ASSERT_EQUAL(l.status, 200);
     http_resp_free(&l);
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     int st = emu_stop(&e);
     CU_ASSERT_EQUAL(st, 0);
     if (st != 0)
         fprintf(stderr, "\n  after concurrent DELETEs the emulator did not exit on SIGTERM "
-                "(status %d after %lld ms)\n", st, (long long)(tn_mono_ms() - t0));
+                "(status %d after %lld ms)\n", st, (long long)(time_mono_ms() - t0));
     api_release();
 }
 
@@ -1518,9 +1519,9 @@ static void test_slow_consumer(void)
     /* the reading client gets everything */
     int got = pty_read(&fast, &rf, 8000, "SLOW-42");
     /* meanwhile the REST API answers */
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     http_resp l = raw_req(&e, "GET", api_fmt("/toolbox/%s/process/pty", sb), NULL, 5000);
-    int64_t t_list = tn_mono_ms() - t0;
+    int64_t t_list = time_mono_ms() - t0;
     CU_ASSERT_EQUAL(l.status, 200);
     http_resp_free(&l);
     if (!got)

@@ -39,6 +39,7 @@
 #include "buf.h"
 #include "cu_run.h"
 #include "test_net.h"
+#include "timeutil.h"
 #include "ws.h"
 #include "ws_client.h"
 
@@ -282,13 +283,13 @@ static http_resp *get_cmd(const char *sb, const char *sid, const char *cid)
  * timeout_ms.  Does not assert. */
 static int wait_exit(const char *sb, const char *sid, const char *cid, int timeout_ms)
 {
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     for (;;) {
         http_resp *r = get_cmd(sb, sid, cid);
         const cJSON *ec = api_field(r, "exitCode");
         if (r->status == 200 && cJSON_IsNumber(ec))
             return ec->valueint;
-        if (tn_mono_ms() >= end)
+        if (time_mono_ms() >= end)
             return -1000;
         tn_sleep_ms(50);
     }
@@ -352,9 +353,9 @@ static void follow_read(ws_conn *c, follow_res *fr, int timeout_ms, const char *
     buf_init(&fr->data, 16 * MAX_MSG);
     buf m;
     buf_init(&m, MAX_MSG);
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     for (;;) {
-        int left = (int)(end - tn_mono_ms());
+        int left = (int)(end - time_mono_ms());
         if (left <= 0) {
             fr->end = WS_NEED_MORE;
             break;
@@ -367,7 +368,7 @@ static void follow_read(ws_conn *c, follow_res *fr, int timeout_ms, const char *
                 fr->text_frames++;
             buf_add(&fr->data, m.data, m.len);
             if (!fr->first_ms) {
-                fr->first_ms = tn_mono_ms();
+                fr->first_ms = time_mono_ms();
                 if (probe_cid) {
                     http_resp *g = get_cmd(sb, sid, probe_cid);
                     fr->first_running = g->status == 200 &&
@@ -381,7 +382,7 @@ static void follow_read(ws_conn *c, follow_res *fr, int timeout_ms, const char *
         fr->end = rc;
         if (rc == WS_ECLOSED) {
             fr->close_code = cc;
-            fr->close_ms = tn_mono_ms();
+            fr->close_ms = time_mono_ms();
         }
         break;
     }
@@ -594,10 +595,10 @@ static void test_serialized(void)
 {
     const char *sid = api_uniq("serial");
     create(SA, sid);
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     const char *cid = start(SA, sid, "sleep 2");
     http_resp *r = run(SA, sid, "echo x");
-    int64_t took = tn_mono_ms() - t0;
+    int64_t took = time_mono_ms() - t0;
     str_is(r->json, "stdout", "x\n");
     api_check_txt(took >= 1800, __FILE__, __LINE__,
                   "sync exec behind an async sleep 2 waited %lld ms (>= 1800)",
@@ -618,9 +619,9 @@ static void test_exit_after_output(void)
                                          "i=$((i+1)); done; echo done >&2; (exit 3)");
         /* tight poll for the first moment the exit code is visible */
         int code = -1000;
-        int64_t end = tn_mono_ms() + 60000;
+        int64_t end = time_mono_ms() + 60000;
         const char *cpath = sp(SA, "/%s/command/%s", sid, cid);
-        while (tn_mono_ms() < end) {
+        while (time_mono_ms() < end) {
             http_resp g = http_do(&api.emu, "GET", cpath, K, NULL, NULL, 0);
             const cJSON *ec = cJSON_GetObjectItemCaseSensitive(g.json, "exitCode");
             if (cJSON_IsNumber(ec))
@@ -718,9 +719,9 @@ static void test_logs(void)
     str_is(r->json, "output", resp_str(x, "output") ? resp_str(x, "output") : "?");
     /* a running async command shows its output so far */
     const char *cid2 = start(SA, sid, "echo early; sleep 3; echo late");
-    int64_t end = tn_mono_ms() + 2000;
+    int64_t end = time_mono_ms() + 2000;
     const char *so = "";
-    while (tn_mono_ms() < end) {
+    while (time_mono_ms() < end) {
         r = logs(SA, sid, cid2);
         so = resp_str(r, "stdout") ? resp_str(r, "stdout") : "";
         if (*so)
@@ -750,7 +751,7 @@ static void test_follow_running(void)
 {
     const char *sid = api_uniq("follow");
     create(SA, sid);
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     const char *cid = start(SA, sid, "for i in 1 2 3; do echo $i; sleep 0.5; done; "
                                      "echo e >&2");
     char head[2048];
@@ -799,7 +800,7 @@ static void test_follow_finished(void)
     const char *want = resp_str(x, "output");
     CU_ASSERT_FATAL(cid && want);
     char head[2048];
-    int64_t t0 = tn_mono_ms();
+    int64_t t0 = time_mono_ms();
     ws_conn *c = ws_open(follow_path(SA, sid, cid), head, sizeof head);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     follow_res fr;
@@ -974,7 +975,7 @@ static void *bg_post(void *p)
 {
     bg_req *b = p;
     b->resp = http_do(&api.emu, "POST", b->path, K, NULL, b->body, -1);
-    b->done_ms = tn_mono_ms();
+    b->done_ms = time_mono_ms();
     return NULL;
 }
 
@@ -1036,7 +1037,7 @@ static void test_delete_pending_sync(void)
     pthread_t th;
     CU_ASSERT_FATAL(pthread_create(&th, NULL, bg_post, &b) == 0);
     CU_ASSERT_EQUAL(api_wait_procs("sleep", "7331", 1, 5000), 1);
-    int64_t t_del = tn_mono_ms();
+    int64_t t_del = time_mono_ms();
     expect_status(DEL(sp(SA, "/%s", sid), K), 204);
     pthread_join(th, NULL);
     CU_ASSERT(b.done_ms - t_del < 8000);

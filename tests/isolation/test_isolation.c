@@ -45,6 +45,8 @@
 
 #include "cu_run.h"
 #include "emu_harness.h"
+#include "test_net.h"
+#include "timeutil.h"
 
 #define KEY "iso-key-7f3a9c51"
 #define SECRET "s3cr3t-value"
@@ -63,22 +65,6 @@ static int E_up;
 static char E_level[32];      /* executor.level of the suite's emulator */
 static int E_uidps;           /* executor.uidPerSandbox */
 static int E_ns;              /* level is namespaced or cgroups */
-
-/* ---------- small utilities ---------- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* An assertion with a printf-formatted text shown in CUnit's failure list
  * (and on stderr), reported at the caller's line. */
@@ -201,29 +187,29 @@ static int count_sandbox_procs(const char *id)
  * count. */
 static int wait_cmdline_gone(const char *needle, long ms)
 {
-    int64_t end = mono_ms() + ms;
+    int64_t end = time_mono_ms() + ms;
     int n;
-    while ((n = count_cmdline(needle)) > 0 && mono_ms() < end)
-        sleep_ms(20);
+    while ((n = count_cmdline(needle)) > 0 && time_mono_ms() < end)
+        tn_sleep_ms(20);
     return n;
 }
 
 static int wait_sandbox_procs_gone(const char *id, long ms)
 {
-    int64_t end = mono_ms() + ms;
+    int64_t end = time_mono_ms() + ms;
     int n;
-    while ((n = count_sandbox_procs(id)) > 0 && mono_ms() < end)
-        sleep_ms(20);
+    while ((n = count_sandbox_procs(id)) > 0 && time_mono_ms() < end)
+        tn_sleep_ms(20);
     return n;
 }
 
 /* Polls until at least one process matches or ms pass. */
 static int wait_cmdline_seen(const char *needle, long ms)
 {
-    int64_t end = mono_ms() + ms;
+    int64_t end = time_mono_ms() + ms;
     int n;
-    while ((n = count_cmdline(needle)) <= 0 && mono_ms() < end)
-        sleep_ms(20);
+    while ((n = count_cmdline(needle)) <= 0 && time_mono_ms() < end)
+        tn_sleep_ms(20);
     return n;
 }
 
@@ -277,14 +263,14 @@ static void sb_state(const emu_proc *e, const char *id, char *out, size_t n)
 static int wait_state(const emu_proc *e, const char *id, const char *want, long ms)
 {
     char st[64] = "";
-    int64_t end = mono_ms() + ms;
+    int64_t end = time_mono_ms() + ms;
     for (;;) {
         sb_state(e, id, st, sizeof st);
         if (strcmp(st, want) == 0)
             return 0;
-        if (mono_ms() >= end)
+        if (time_mono_ms() >= end)
             break;
-        sleep_ms(50);
+        tn_sleep_ms(50);
     }
     fprintf(stderr, "\n  sandbox %s: state %s, waited for %s\n", id, st, want);
     return -1;
@@ -335,10 +321,10 @@ static http_resp exec_raw(const emu_proc *e, const char *id, const char *cmd,
     cJSON_Delete(o);
     char path[200];
     snprintf(path, sizeof path, "/toolbox/%s/process/execute", id);
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     http_resp r = http_do(e, "POST", path, KEY, NULL, body, -1);
     if (ms)
-        *ms = mono_ms() - t0;
+        *ms = time_mono_ms() - t0;
     free(body);
     return r;
 }
@@ -380,7 +366,7 @@ static void *bg_main(void *arg)
 {
     bg_exec *b = arg;
     b->r = exec_raw(b->e, b->id, b->cmd, b->timeout, NULL);
-    atomic_store(&b->done_at, mono_ms());
+    atomic_store(&b->done_at, time_mono_ms());
     atomic_store(&b->done, 1);
     return NULL;
 }
@@ -402,9 +388,9 @@ static int bg_start(bg_exec *b, const emu_proc *e, const char *id,
 /* Waits up to ms for the worker to finish; 1 if it did. */
 static int bg_wait(bg_exec *b, long ms)
 {
-    int64_t end = mono_ms() + ms;
-    while (!atomic_load(&b->done) && mono_ms() < end)
-        sleep_ms(10);
+    int64_t end = time_mono_ms() + ms;
+    while (!atomic_load(&b->done) && time_mono_ms() < end)
+        tn_sleep_ms(10);
     return atomic_load(&b->done);
 }
 
@@ -420,9 +406,9 @@ static void bg_finish(bg_exec *b)
 
 static int64_t health_ms(const emu_proc *e, long *status)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     http_resp r = http_do(e, "GET", "/_emulator/health", NULL, NULL, NULL, 0);
-    int64_t ms = mono_ms() - t0;
+    int64_t ms = time_mono_ms() - t0;
     *status = r.status;
     http_resp_free(&r);
     return ms;
@@ -482,12 +468,12 @@ static int64_t test_t0;
 
 static void test_setup(void)
 {
-    test_t0 = mono_ms();
+    test_t0 = time_mono_ms();
 }
 
 static void test_teardown(void)
 {
-    fprintf(stderr, "(%lld ms) ", (long long)(mono_ms() - test_t0));
+    fprintf(stderr, "(%lld ms) ", (long long)(time_mono_ms() - test_t0));
 }
 
 /* ---------- 1. wall-clock deadline ---------- */
@@ -521,9 +507,9 @@ static void test_cpu_limit(void)
     char id[64];
     if (CREATE_SB(&e2, "{}", id) == 0) {
         int ec = -1;
-        int64_t t0 = mono_ms();
+        int64_t t0 = time_mono_ms();
         char *out = EXEC_OK(&e2, id, "python3 -c 'while True: pass'; echo rc=$?", -1, &ec);
-        int64_t ms = mono_ms() - t0;
+        int64_t ms = time_mono_ms() - t0;
         /* SIGXCPU at the soft limit: the shell reports 128 + SIGXCPU
          * (24 -> 152 on Linux x86/arm), not 137 (SIGKILL at the hard
          * limit). */
@@ -570,8 +556,8 @@ static void test_fork_bomb(void)
     }
     /* Health from this (second) thread while the bomb runs. */
     int checks = 0, slow = 0, bad = 0;
-    int64_t worst = 0, t_end = mono_ms() + 15000;
-    while ((!atomic_load(&b.done) || checks < 3) && mono_ms() < t_end) {
+    int64_t worst = 0, t_end = time_mono_ms() + 15000;
+    while ((!atomic_load(&b.done) || checks < 3) && time_mono_ms() < t_end) {
         long st = 0;
         int64_t ms = health_ms(&E, &st);
         checks++;
@@ -579,7 +565,7 @@ static void test_fork_bomb(void)
             worst = ms;
         slow += ms >= 1000;
         bad += st != 200;
-        sleep_ms(100);
+        tn_sleep_ms(100);
     }
     int done = bg_wait(&b, 15000);
     CHECK(done, "the fork-bomb request did not return");
@@ -617,11 +603,11 @@ static void check_escapees(const emu_proc *e, const char *id, int base, int surv
              "nohup %s >/dev/null 2>&1 & echo started",
              m[0], m[1], m[2]);
     int ec = -1;
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     char *out = EXEC_OK(e, id, cmd, -1, &ec);
     CHECK(strcmp(out, "started\n") == 0, "result %s", excerpt(out));
     CHECK(ec == 0, "exitCode %d", ec);
-    CHECK(mono_ms() - t0 < 5000, "the command took %lld ms", (long long)(mono_ms() - t0));
+    CHECK(time_mono_ms() - t0 < 5000, "the command took %lld ms", (long long)(time_mono_ms() - t0));
     free(out);
     if (!survive) {
         for (int i = 0; i < 3; i++) {
@@ -842,7 +828,7 @@ static void test_delete_and_stop_kill(void)
           count_sandbox_procs(id), id);
     char path[160];
     snprintf(path, sizeof path, "/api/sandbox/%s", id);
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     http_resp r = http_do(&E, "DELETE", path, KEY, NULL, NULL, 0);
     CHECK(r.status == 200 || r.status == 204, "DELETE: %ld %s", r.status, excerpt(r.body));
     http_resp_free(&r);
@@ -875,7 +861,7 @@ static void test_delete_and_stop_kill(void)
     }
     CHECK(wait_cmdline_seen("sleep 7782", 3000) > 0, "sleep 7782 never started");
     snprintf(path, sizeof path, "/api/sandbox/%s/stop", s);
-    t0 = mono_ms();
+    t0 = time_mono_ms();
     r = http_do(&E, "POST", path, KEY, NULL, NULL, 0);
     CHECK(r.status == 200, "stop: %ld %s", r.status, excerpt(r.body));
     http_resp_free(&r);
@@ -972,9 +958,9 @@ static void test_crash_leaves_no_orphans(void)
         return;
     }
     CHECK(wait_cmdline_seen("sleep 7792", 3000) > 0, "sleep 7792 never started");
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     int st_exit = emu_stop(&e3);
-    int64_t ms = mono_ms() - t0;
+    int64_t ms = time_mono_ms() - t0;
     CHECK(st_exit == 0 && ms < 3000,
           "SIGTERM with `sleep 7792` running: exit status %d after %lld ms "
           "(want 0 within 3 s)", st_exit, (long long)ms);
@@ -1122,7 +1108,7 @@ static void test_process_level(void)
             reaped = 1;
             break;
         }
-        sleep_ms(10);
+        tn_sleep_ms(10);
     }
     if (!reaped && p > 0) {
         kill(p, SIGKILL);
@@ -1164,7 +1150,7 @@ static void test_two_emulators_apart(void)
         if (bg_start(&bg, &f1, a, "sleep 7801", -1) == 0) {
             CHECK(wait_cmdline_seen("sleep 7801", 3000) > 0, "sleep 7801 never started");
             delete_sb(&f2, b);
-            sleep_ms(300);
+            tn_sleep_ms(300);
             CHECK(count_cmdline("sleep 7801") == 1,
                   "deleting a sandbox of another emulator killed this one's process");
             int ended = atomic_load(&bg.done);
@@ -1209,20 +1195,20 @@ static void test_concurrency(void)
     for (int i = 0; i < BUSY; i++) {
         char path[160];
         snprintf(path, sizeof path, "/api/sandbox/%s", ids[i]);
-        int64_t t0 = mono_ms();
+        int64_t t0 = time_mono_ms();
         http_resp r = http_do(&E, "GET", path, KEY, NULL, NULL, 0);
-        int64_t ms = mono_ms() - t0;
+        int64_t ms = time_mono_ms() - t0;
         CU_ASSERT_EQUAL(r.status, 200);
         http_resp_free(&r);
         if (ms > worst)
             worst = ms;
     }
-    int64_t t0 = mono_ms();
+    int64_t t0 = time_mono_ms();
     http_resp l = http_do(&E, "GET", "/api/sandbox?limit=200", KEY, NULL, NULL, 0);
     CU_ASSERT_EQUAL(l.status, 200);
     http_resp_free(&l);
     char *out = exec_ok_at(&E, quick, "echo quick", 0, NULL, __FILE__, __LINE__);
-    int64_t quick_ms = mono_ms() - t0;
+    int64_t quick_ms = time_mono_ms() - t0;
     CU_ASSERT_PTR_NOT_NULL(out);
     if (out)
         CU_ASSERT_STRING_EQUAL(out, "quick\n");

@@ -10,12 +10,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "timeutil.h"
 
 int tn_connect(unsigned port, int timeout_s, int rcvbuf)
 {
@@ -116,9 +118,9 @@ int tn_count_procs(long root, const char *argv0, const char *argv1)
 int tn_wait_procs(long root, const char *argv0, const char *argv1, int want,
                   int timeout_ms)
 {
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     int n;
-    while ((n = tn_count_procs(root, argv0, argv1)) != want && tn_mono_ms() < end)
+    while ((n = tn_count_procs(root, argv0, argv1)) != want && time_mono_ms() < end)
         tn_sleep_ms(50);
     return n;
 }
@@ -128,13 +130,6 @@ void tn_sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
-}
-
-int64_t tn_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int tn_header_value(const char *lines, const char *name, char *out, size_t n)

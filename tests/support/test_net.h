@@ -6,7 +6,6 @@
 #define TESTS_TEST_NET_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 /* A TCP connection to 127.0.0.1:port, or -1.  timeout_s > 0 sets the send
  * and receive timeouts; rcvbuf > 0 the receive buffer (set before the
@@ -29,7 +28,5 @@ void tn_sleep_ms(long ms);
  * header lines: the first value is copied into out, and the number of
  * times the header occurs returned (out is untouched when it is 0). */
 int tn_header_value(const char *lines, const char *name, char *out, size_t n);
-/* CLOCK_MONOTONIC in milliseconds: for deadlines and durations. */
-int64_t tn_mono_ms(void);
 
 #endif

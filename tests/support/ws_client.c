@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "test_net.h"
+#include "timeutil.h"
 
 /* A request head is a path and a few header lines; the PTY tests send a
  * multi-kilobyte Sec-WebSocket-Protocol, far below this. */
@@ -121,7 +122,7 @@ static void consume(wsc *w, size_t n)
 static void fill_until(wsc *w, long want, int64_t end)
 {
     while (want < 0 || (long)w->raw.len < want) {
-        int left = (int)(end - tn_mono_ms());
+        int left = (int)(end - time_mono_ms());
         if (left <= 0 || fill(w, left) < 0)
             break;
     }
@@ -136,10 +137,10 @@ int wsc_open(wsc *w, unsigned port, const char *path, int upgrade, const char *e
     w->fd = tn_connect(port, 0, rcvbuf);
     if (w->fd < 0 || send_request(w->fd, port, path, upgrade, extra) != 0)
         return -1;
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     const char *hend = NULL;
     while (!(hend = w->raw.len ? strstr(w->raw.data, "\r\n\r\n") : NULL)) {
-        int left = (int)(end - tn_mono_ms());
+        int left = (int)(end - time_mono_ms());
         if (left <= 0 || fill(w, left) < 0)
             break;
     }
@@ -175,7 +176,7 @@ void wsc_close(wsc *w)
 
 int wsc_frame_next(wsc *w, int *op, int *fin, buf *pl, int timeout_ms)
 {
-    int64_t end = tn_mono_ms() + timeout_ms;
+    int64_t end = time_mono_ms() + timeout_ms;
     for (;;) {
         ws_frame f;
         ws_code rc = w->raw.len ? ws_frame_parse((const uint8_t *)w->raw.data, w->raw.len,
@@ -193,7 +194,7 @@ int wsc_frame_next(wsc *w, int *op, int *fin, buf *pl, int timeout_ms)
         }
         if (rc != WS_OK && rc != WS_NEED_MORE)
             return -1;
-        int left = (int)(end - tn_mono_ms());
+        int left = (int)(end - time_mono_ms());
         if (left <= 0)
             return 0;
         if (fill(w, left) < 0)
@@ -230,10 +231,10 @@ char *wsc_exchange(unsigned port, const void *req, size_t reqlen, int timeout_ms
     buf b;
     buf_init(&b, max);
     if (tn_send_all(fd, req, reqlen) == 0) {
-        int64_t end = tn_mono_ms() + timeout_ms;
+        int64_t end = time_mono_ms() + timeout_ms;
         char chunk[8192];
         for (;;) {
-            int64_t left = end - tn_mono_ms();
+            int64_t left = end - time_mono_ms();
             if (left <= 0)
                 break;
             struct pollfd p = {fd, POLLIN, 0};
